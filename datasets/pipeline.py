@@ -1,0 +1,30 @@
+"""Deterministic, resumable batching shared by the datasets.
+
+Batch k of a run is a pure function of (seed, k): epoch e visits the examples in the order of a
+stateless shuffle seeded with (seed, e). Resuming at step k therefore means skipping k batches of
+*indices*, which costs nothing, and a resumed run sees exactly the batches an uninterrupted one
+would have seen.
+"""
+
+import tensorflow as tf
+
+
+def shuffled_index_batches(num_examples: int, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:
+    """An endless dataset of int64 index batches, every epoch a fresh permutation, no partial batch."""
+    steps_per_epoch = num_examples // batch_size
+    if steps_per_epoch == 0:
+        raise ValueError(f"{num_examples} examples do not make one batch of {batch_size}")
+    first_epoch, skip = divmod(start_step, steps_per_epoch)
+
+    def epoch_batches(epoch):
+        order = tf.random.experimental.stateless_shuffle(
+            tf.range(num_examples, dtype=tf.int64), seed=tf.stack([tf.cast(seed, tf.int64), epoch]))
+        order = order[: steps_per_epoch * batch_size]
+        return tf.data.Dataset.from_tensor_slices(tf.reshape(order, (steps_per_epoch, batch_size)))
+
+    batches = tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch_batches)
+    return batches.skip(skip)
+
+
+def steps_per_epoch(num_examples: int, batch_size: int) -> int:
+    return num_examples // batch_size

@@ -1,0 +1,3 @@
+from dcgan_cli.cli import main
+
+main()

@@ -1,0 +1,75 @@
+"""GAN losses as small swappable functions (StudioGAN / TF-GAN style).
+
+Every loss returns *per-example* values; the train step averages them over the global batch, so the
+same loss is correct on one device or many. Logits are float32 (D's last layer computes in float32).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import tensorflow as tf
+
+
+@dataclass(frozen=True)
+class GANLoss:
+    name: str
+    # (real_logits, fake_logits) -> (per-example loss on real, per-example loss on fake)
+    discriminator: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+    # fake_logits -> per-example generator loss
+    generator: Callable[[tf.Tensor], tf.Tensor]
+
+
+def _flat(logits):
+    return tf.reshape(tf.cast(logits, tf.float32), [-1])
+
+
+def _bce(logits, target):
+    logits = _flat(logits)
+    return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
+
+
+def non_saturating_d(real_logits, fake_logits):
+    return _bce(real_logits, 1.0), _bce(fake_logits, 0.0)
+
+
+def non_saturating_g(fake_logits):
+    """-log D(G(z)): the paper's and carpedm20's generator loss."""
+    return _bce(fake_logits, 1.0)
+
+
+def minimax_g(fake_logits):
+    """log(1 - D(G(z))): Goodfellow et al.'s original objective, which saturates early on."""
+    return -_bce(fake_logits, 0.0)
+
+
+def least_squares_d(real_logits, fake_logits):
+    return 0.5 * tf.square(_flat(real_logits) - 1.0), 0.5 * tf.square(_flat(fake_logits))
+
+
+def least_squares_g(fake_logits):
+    return 0.5 * tf.square(_flat(fake_logits) - 1.0)
+
+
+def hinge_d(real_logits, fake_logits):
+    return tf.nn.relu(1.0 - _flat(real_logits)), tf.nn.relu(1.0 + _flat(fake_logits))
+
+
+def hinge_g(fake_logits):
+    return -_flat(fake_logits)
+
+
+LOSSES = {
+    "non_saturating": GANLoss("non_saturating", non_saturating_d, non_saturating_g),
+    "minimax": GANLoss("minimax", non_saturating_d, minimax_g),
+    "least_squares": GANLoss("least_squares", least_squares_d, least_squares_g),
+    "hinge": GANLoss("hinge", hinge_d, hinge_g),
+}
+
+
+def get_loss(name: str) -> GANLoss:
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; expected one of {sorted(LOSSES)}") from None

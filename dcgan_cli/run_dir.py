@@ -1,0 +1,62 @@
+"""Run directories: where a run's config, checkpoints, samples and logs live, and finding them again.
+
+    RUN/config.json        the Config that built the models
+    RUN/ckpt/ckpt-N.*      tf.train.CheckpointManager files (G, D, both optimizers, step)
+    RUN/samples/step_N.png fixed-z sample grids
+    RUN/logs/              TensorBoard event files
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import tensorflow as tf
+
+from dcgan_cli.config import CONFIG_FILE
+from dcgan_cli.errors import UserError
+
+CKPT_DIR = "ckpt"
+SAMPLES_DIR = "samples"
+LOGS_DIR = "logs"
+
+
+def default_run_dir(dataset: str, conditional: bool) -> Path:
+    return Path("checkpoints") / (dataset + ("-conditional" if conditional else ""))
+
+
+def has_run(run_dir: Path) -> bool:
+    return (run_dir / CONFIG_FILE).exists() or tf.train.latest_checkpoint(str(run_dir / CKPT_DIR)) is not None
+
+
+def prepare(run_dir: Path, resume: bool) -> bool:
+    """Create run_dir if needed and check it is writable. Returns True when there is a run to resume.
+
+    Refuses to touch an existing run unless asked to resume it.
+    """
+    exists = has_run(run_dir)
+    if exists and not resume:
+        raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, or --out NEW_DIR to start another")
+    try:
+        for sub in ("", CKPT_DIR, SAMPLES_DIR, LOGS_DIR):
+            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".write_test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as exc:
+        raise UserError(f"cannot write to {run_dir} ({exc.strerror}); pass --out a writable directory") from None
+    return exists
+
+
+def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, str]:
+    """RUN, RUN/ckpt or RUN/ckpt/ckpt-N -> (run directory, checkpoint prefix)."""
+    path = Path(path)
+    if path.is_dir():
+        run_dir = path.parent if path.name == CKPT_DIR and not (path / CONFIG_FILE).exists() else path
+        prefix = tf.train.latest_checkpoint(str(run_dir / CKPT_DIR))
+        if prefix is None:
+            raise UserError(f"no checkpoint in {path}; point --checkpoint at a run directory made by `dcgan train`")
+        return run_dir, prefix
+    if Path(str(path) + ".index").exists():
+        return path.parent.parent, str(path)
+    raise UserError(f"--checkpoint {path} does not exist; point it at a run directory (e.g. checkpoints/mnist-conditional) or a ckpt-N prefix")

@@ -1,0 +1,187 @@
+"""The training loop: builds everything from a Config, runs the train step, and keeps the run safe.
+
+The loop owns bookkeeping only (checkpoints, samples, TensorBoard, progress); the mathematics of
+an update lives in train_step.py. Metrics reach the host once per log interval, never per step.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from dcgan_cli import run_dir as runs
+from dcgan_cli.config import Config
+from dcgan_cli.datasets import training_data
+from dcgan_cli.errors import TrainingStopped, UserError
+from dcgan_cli.images import grid, save_png, to_uint8
+from dcgan_cli.losses import get_loss
+from dcgan_cli.precision import dtype_policy, resolve_jit, resolve_precision
+from dcgan_cli.progress import Progress
+from dcgan_cli.sampling import build_for_config, cycling_labels, generate, one_hot, sample_z
+from dcgan_cli.train_step import TrainStep
+
+PROGRESS_EVERY = 10  # steps between progress-line redraws (no host sync involved)
+SAMPLE_GRID_SIZE = 64  # unconditional grids are 8x8; conditional ones 10 rows (one per class) x 8
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    metrics: dict
+    checkpoint: str | None
+
+
+def make_optimizer(config: Config, precision: str):
+    optimizer = keras.optimizers.Adam(learning_rate=config.lr, beta_1=config.beta1)
+    # float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none.
+    return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
+
+
+class Trainer:
+    """Everything one run needs, built under the strategy's scope."""
+
+    def __init__(self, config: Config, run_dir: Path, strategy=None):
+        self.config, self.run_dir = config, Path(run_dir)
+        self.strategy = strategy or tf.distribute.get_strategy()
+        self.precision = resolve_precision(config.precision)
+        self.jit = resolve_jit(config.jit)
+        with self.strategy.scope(), dtype_policy(self.precision):
+            sync_bn = self.strategy.num_replicas_in_sync > 1 and config.extra.get("sync_bn", True)
+            self.generator, self.discriminator = build_for_config(config, synchronized_bn=sync_bn)
+            self.g_optimizer = make_optimizer(config, self.precision)
+            self.d_optimizer = make_optimizer(config, self.precision)
+            # Create the optimizer slots now, so a restore fills them instead of deferring.
+            self.g_optimizer.build(self.generator.trainable_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
+            self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            self.checkpoint = tf.train.Checkpoint(
+                generator=self.generator, discriminator=self.discriminator,
+                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step)
+            self.manager = tf.train.CheckpointManager(
+                self.checkpoint, str(self.run_dir / runs.CKPT_DIR), max_to_keep=config.keep, checkpoint_name="ckpt")
+            self.train_step = TrainStep(
+                self.generator, self.discriminator, self.g_optimizer, self.d_optimizer, get_loss(config.loss),
+                step=self.step, z_dim=config.z_dim, z_dist=config.z_dist, seed=config.seed,
+                global_batch_size=config.batch_size, conditional=config.conditional,
+                d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit)
+        self.fixed_z, self.fixed_labels, self.grid_rows = self._fixed_samples()
+
+    def _fixed_samples(self):
+        c = self.config
+        if c.conditional:
+            per_class = SAMPLE_GRID_SIZE // 8
+            labels = np.repeat(np.arange(c.num_classes), per_class)
+            return sample_z(c, len(labels), c.seed), one_hot(labels, c.num_classes), c.num_classes
+        return sample_z(c, SAMPLE_GRID_SIZE, c.seed), None, 8
+
+    def restore(self) -> str | None:
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return None
+        try:
+            self.checkpoint.restore(latest).assert_existing_objects_matched()
+        except (ValueError, AssertionError, tf.errors.OpError) as exc:
+            first = str(exc).strip().splitlines()[0][:200]
+            raise UserError(f"cannot resume from {latest}: it does not fit the model in {self.run_dir}/config.json ({first}); "
+                            f"start a new run with --out NEW_DIR") from None
+        return latest
+
+    def sample_grid(self) -> np.ndarray:
+        images = to_uint8(generate(self.generator, self.config, self.fixed_z, self.fixed_labels))
+        return grid(images, rows=self.grid_rows)
+
+    def write_samples(self, step: int, writer) -> None:
+        image = self.sample_grid()
+        save_png(self.run_dir / runs.SAMPLES_DIR / f"step_{step:06d}.png", image)
+        with writer.as_default():
+            tf.summary.image("samples", image[None], step=step)
+
+
+def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, log=print) -> TrainResult:
+    """Train (or resume) the run in run_dir until config's epochs or max_steps are done."""
+    config.validate()
+    run_dir = Path(run_dir)
+    resuming = runs.prepare(run_dir, resume)
+    trainer = Trainer(config, run_dir, strategy)
+    restored = trainer.restore() if resuming else None
+    start_step = int(trainer.step.numpy())
+    config.save(run_dir)
+
+    dataset, num_examples = training_data(config, start_step)
+    steps_per_epoch = num_examples // config.batch_size
+    if steps_per_epoch == 0:
+        raise UserError(f"the dataset has {num_examples} images, fewer than one batch of {config.batch_size}; lower --batch-size")
+    total = config.epochs * steps_per_epoch
+    if config.max_steps is not None:
+        total = min(total, config.max_steps)
+    log(f"{'resuming ' + restored if restored else 'new run in ' + str(run_dir)}: {config.model}, {num_examples} images, "
+        f"{steps_per_epoch} steps/epoch, steps {start_step}..{total}, precision {trainer.precision}, "
+        f"XLA {'on' if trainer.jit else 'off'}, {trainer.strategy.num_replicas_in_sync} replica(s)")
+
+    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR))
+    if start_step == 0:
+        trainer.write_samples(0, writer)
+    progress = Progress(total, steps_per_epoch, config.batch_size, start_step)
+    metrics: dict = {}
+    last_saved = restored
+    step = start_step
+
+    def flush(step):
+        """Read the metric sums (the one host sync), check them, log them."""
+        nonlocal metrics
+        latest = trainer.train_step.read_metrics()
+        if not latest:
+            return
+        if not all(math.isfinite(v) for v in latest.values()):
+            raise TrainingStopped(
+                f"loss became NaN or infinite between steps {step - config.log_every} and {step} "
+                f"({', '.join(f'{k} {v:.3g}' for k, v in latest.items())}); the last good checkpoint is "
+                f"{last_saved or 'none'}; resume from it with a lower --lr", exit_code=3)
+        metrics = latest
+        with writer.as_default():
+            for name, value in metrics.items():
+                tf.summary.scalar(name, value, step=step)
+        progress.update(step, metrics, force=True)
+
+    def save(step):
+        nonlocal last_saved
+        flush(step)  # never save a checkpoint with NaN weights
+        last_saved = trainer.manager.save(checkpoint_number=step)
+
+    iterator = iter(trainer.strategy.experimental_distribute_dataset(dataset))
+    try:
+        while step < total:
+            trainer.train_step(next(iterator))
+            step += 1
+            if step % config.log_every == 0:
+                flush(step)
+            elif step % PROGRESS_EVERY == 0:
+                progress.update(step)
+            if step % config.sample_every == 0:
+                trainer.write_samples(step, writer)
+            if step % config.checkpoint_every == 0:
+                save(step)
+        if last_saved is None or not last_saved.endswith(f"-{step}"):
+            save(step)
+            if step % config.sample_every:
+                trainer.write_samples(step, writer)
+    except KeyboardInterrupt:
+        progress.close()
+        step = int(trainer.step.numpy())
+        try:
+            save(step)
+        except TrainingStopped:
+            raise
+        raise TrainingStopped(f"interrupted at step {step}; saved {last_saved}; continue with --resume", exit_code=130) from None
+    finally:
+        progress.close()
+        writer.flush()
+    log(f"done at step {step}: checkpoint {last_saved}; samples in {run_dir / runs.SAMPLES_DIR}")
+    return TrainResult(run_dir, step, metrics, last_saved)

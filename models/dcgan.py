@@ -1,0 +1,39 @@
+"""The DCGAN paper's unconditional architecture, for any square size that halves four times.
+
+G: z -> linear to (s/16)x(s/16)x(8w) -> three 5x5 stride-2 transposed convolutions to 4w, 2w, w
+channels (each BatchNorm, ReLU) -> a last one to `channels` -> tanh. D mirrors it: 5x5 stride-2
+convolutions to w (no BatchNorm on the input layer), 2w, 4w, 8w (BatchNorm, LeakyReLU 0.2) ->
+flatten -> linear to one logit. width=128 at 64x64 is the paper's LSUN model (4x4x1024);
+width=64 is carpedm20's (4x4x512), which it also uses for 28x28 MNIST without labels.
+"""
+
+import keras
+from keras import layers
+
+from dcgan_cli.models.layers import LEAK, batch_norm, conv, deconv, dense, halvings
+
+
+def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, name="generator"):
+    sizes = halvings(image_size, 4)  # e.g. [64, 32, 16, 8, 4] or [28, 14, 7, 4, 2]
+    z = keras.Input((z_dim,), name="z")
+    h = dense(sizes[4] * sizes[4] * width * 8, "g_h0_lin")(z)
+    h = layers.Reshape((sizes[4], sizes[4], width * 8), name="g_h0_reshape")(h)
+    h = layers.ReLU(name="g_h0_relu")(batch_norm("g_bn0", synchronized_bn)(h))
+    for i, (filters, size) in enumerate(zip((width * 4, width * 2, width), sizes[3:0:-1]), start=1):
+        h = deconv(filters, sizes[5 - i], size, f"g_h{i}")(h)
+        h = layers.ReLU(name=f"g_h{i}_relu")(batch_norm(f"g_bn{i}", synchronized_bn)(h))
+    h = deconv(channels, sizes[1], sizes[0], "g_h4")(h)
+    image = layers.Activation("tanh", dtype="float32", name="g_tanh")(h)
+    return keras.Model(z, image, name=name)
+
+
+def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, name="discriminator"):
+    image = keras.Input((image_size, image_size, channels), name="image")
+    h = conv(width, "d_h0_conv")(image)
+    h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
+    for i, filters in enumerate((width * 2, width * 4, width * 8), start=1):
+        h = conv(filters, f"d_h{i}_conv")(h)
+        h = layers.LeakyReLU(LEAK, name=f"d_h{i}_lrelu")(batch_norm(f"d_bn{i}", synchronized_bn)(h))
+    h = layers.Flatten(name="d_h3_flatten")(h)
+    logit = dense(1, "d_h4_lin", dtype="float32")(h)
+    return keras.Model(image, logit, name=name)

@@ -1,0 +1,65 @@
+"""Small building blocks shared by the model builders."""
+
+import keras
+from keras import layers, ops
+
+# carpedm20: convolutions use a truncated normal, transposed convolutions and linear layers a
+# normal, all with stddev 0.02; biases start at zero.
+CONV_INIT = keras.initializers.TruncatedNormal(stddev=0.02)
+DENSE_INIT = keras.initializers.RandomNormal(stddev=0.02)
+BN_MOMENTUM = 0.9
+BN_EPSILON = 1e-5
+LEAK = 0.2
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class ConcatLabels(layers.Layer):
+    """Concatenate a one-hot label to features: y itself for a vector, y tiled over H x W for a map.
+
+    This is carpedm20's `conv_cond_concat` (yb = reshape(y, [-1, 1, 1, 10]) tiled) and plain concat,
+    written so that it works for any batch size.
+    """
+
+    def call(self, features, labels):
+        labels = ops.cast(labels, features.dtype)
+        if len(features.shape) == 4:
+            shape = ops.shape(features)
+            labels = ops.broadcast_to(labels[:, None, None, :], (shape[0], shape[1], shape[2], labels.shape[-1]))
+        return ops.concatenate([features, labels], axis=-1)
+
+    def compute_output_shape(self, features_shape, labels_shape):
+        return tuple(features_shape[:-1]) + (features_shape[-1] + labels_shape[-1],)
+
+
+def batch_norm(name, synchronized=False):
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized, name=name)
+
+
+def dense(units, name, dtype=None):
+    return layers.Dense(units, kernel_initializer=DENSE_INIT, name=name, dtype=dtype)
+
+
+def conv(filters, name, strides=2):
+    return layers.Conv2D(filters, 5, strides=strides, padding="same", kernel_initializer=CONV_INIT, name=name)
+
+
+def deconv(filters, in_size, out_size, name):
+    """A 5x5 stride-2 transposed convolution from in_size to exactly out_size pixels.
+
+    'same' padding doubles the size; output_padding 0 gives 2n - 1 (e.g. 4 -> 7 for 28-pixel
+    models), so any target size is reached with no cropping.
+    """
+    output_padding = out_size - 2 * in_size + 1
+    if output_padding not in (0, 1):
+        raise ValueError(f"cannot go from {in_size} to {out_size} pixels with a stride-2 deconvolution")
+    return layers.Conv2DTranspose(
+        filters, 5, strides=2, padding="same", output_padding=output_padding,
+        kernel_initializer=DENSE_INIT, name=name)
+
+
+def halvings(size, times):
+    """carpedm20's conv_out_size_same applied repeatedly: [size, ceil(size/2), ...]."""
+    sizes = [size]
+    for _ in range(times):
+        sizes.append(-(-sizes[-1] // 2))
+    return sizes
