@@ -1,0 +1,114 @@
+"""The models match reference.md layer for layer: output shapes and parameter counts."""
+
+import numpy as np
+import pytest
+
+from dcgan_cli.models import build_models
+
+# carpedm20's conditional MNIST model (reference.md section 2), layer by layer:
+# (layer name, output shape without batch, parameter count)
+CONDITIONAL_G = [
+    ("g_concat_z", (110,), 0),  # concat(z[100], y[10])
+    ("g_h0_lin", (1024,), 110 * 1024 + 1024),
+    ("g_bn0", (1024,), 4 * 1024),
+    ("g_concat_h0", (1034,), 0),
+    ("g_h1_lin", (6272,), 1034 * 6272 + 6272),  # 128*7*7
+    ("g_bn1", (6272,), 4 * 6272),
+    ("g_h1_reshape", (7, 7, 128), 0),
+    ("g_concat_h1", (7, 7, 138), 0),
+    ("g_h2", (14, 14, 128), 5 * 5 * 138 * 128 + 128),
+    ("g_bn2", (14, 14, 128), 4 * 128),
+    ("g_concat_h2", (14, 14, 138), 0),
+    ("g_h3", (28, 28, 1), 5 * 5 * 138 * 1 + 1),
+    ("g_tanh", (28, 28, 1), 0),
+]
+CONDITIONAL_D = [
+    ("d_concat_x", (28, 28, 11), 0),
+    ("d_h0_conv", (14, 14, 11), 5 * 5 * 11 * 11 + 11),
+    ("d_concat_h0", (14, 14, 21), 0),
+    ("d_h1_conv", (7, 7, 74), 5 * 5 * 21 * 74 + 74),
+    ("d_bn1", (7, 7, 74), 4 * 74),
+    ("d_h1_flatten", (3626,), 0),
+    ("d_concat_h1", (3636,), 0),
+    ("d_h2_lin", (1024,), 3636 * 1024 + 1024),
+    ("d_bn2", (1024,), 4 * 1024),
+    ("d_concat_h2", (1034,), 0),
+    ("d_h3_lin", (1,), 1034 + 1),
+]
+
+
+def layer_table(model, names):
+    by_name = {layer.name: layer for layer in model.layers}
+    return [(n, tuple(by_name[n].output.shape[1:]), by_name[n].count_params()) for n in names]
+
+
+def test_conditional_mnist_matches_carpedm20_layer_for_layer():
+    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    assert layer_table(G, [n for n, _, _ in CONDITIONAL_G]) == CONDITIONAL_G
+    assert layer_table(D, [n for n, _, _ in CONDITIONAL_D]) == CONDITIONAL_D
+    assert G.count_params() == sum(p for _, _, p in CONDITIONAL_G)
+    assert D.count_params() == sum(p for _, _, p in CONDITIONAL_D)
+
+
+@pytest.mark.parametrize("size,width,start", [(64, 128, 4), (32, 64, 2), (128, 64, 8), (28, 64, 2)])
+def test_dcgan_shapes_follow_the_paper(size, width, start):
+    channels = 1 if size == 28 else 3
+    G, D = build_models("dcgan" if size != 28 else "mnist", size, channels, 100, 0, width)
+    convs = [l for l in G.layers if l.name.startswith("g_h") and l.count_params()]
+    shapes = [tuple(l.output.shape[1:]) for l in convs]
+    # z -> (s/16)^2 x 8w, then 4w, 2w, w, channels; e.g. the paper's 4x4x1024 -> 64x64x3 at width 128.
+    assert shapes[0] == (start * start * width * 8,)
+    sizes = [size]
+    for _ in range(4):
+        sizes.append(-(-sizes[-1] // 2))
+    assert shapes[1:] == [(sizes[3], sizes[3], width * 4), (sizes[2], sizes[2], width * 2),
+                          (sizes[1], sizes[1], width), (size, size, channels)]
+    d_convs = [tuple(l.output.shape[1:]) for l in D.layers if l.name.endswith("_conv")]
+    assert [s[-1] for s in d_convs] == [width, width * 2, width * 4, width * 8]
+    assert D.output.shape[1:] == (1,)
+
+
+def test_batchnorm_settings_and_placement():
+    for model in build_models("mnist-conditional", 28, 1, 100, 10, 64) + build_models("dcgan", 64, 3, 100, 0, 64):
+        bns = [l for l in model.layers if "bn" in l.name]
+        assert bns and all(l.momentum == 0.9 and l.epsilon == 1e-5 for l in bns)
+    import keras
+
+    # No BatchNorm on G's output layer nor on D's input layer.
+    for G, D in (build_models("mnist-conditional", 28, 1, 100, 10, 64), build_models("dcgan", 64, 3, 100, 0, 64)):
+        producer = G.get_layer("g_tanh").input._keras_history.operation
+        assert isinstance(producer, keras.layers.Conv2DTranspose)
+        assert D.get_layer("d_h0_lrelu").input._keras_history.operation is D.get_layer("d_h0_conv")
+
+
+def test_weights_start_from_normal_0_02():
+    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    kernel = G.get_layer("g_h1_lin").kernel.numpy()
+    assert abs(kernel.std() - 0.02) < 0.001 and abs(kernel.mean()) < 0.001
+    conv = D.get_layer("d_h1_conv").kernel.numpy()
+    assert np.abs(conv).max() <= 0.04 + 1e-6  # truncated at two standard deviations
+    assert not G.get_layer("g_h1_lin").bias.numpy().any()
+
+
+def test_any_batch_size_works_and_outputs_are_in_range():
+    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    for n in (1, 7, 130):
+        z = np.random.uniform(-1, 1, (n, 100)).astype("float32")
+        y = np.eye(10, dtype="float32")[np.arange(n) % 10]
+        images = G([z, y], training=False).numpy()
+        assert images.shape == (n, 28, 28, 1) and np.abs(images).max() <= 1.0
+        assert D([images, y], training=False).shape == (n, 1)
+
+
+def test_mixed_precision_keeps_images_and_logits_in_float32():
+    import keras
+
+    from dcgan_cli.precision import dtype_policy
+
+    with dtype_policy("mixed_float16"):
+        G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    assert G.get_layer("g_h2").compute_dtype == "float16"
+    z, y = np.zeros((2, 100), "float32"), np.eye(10, dtype="float32")[:2]
+    images = G([z, y])
+    assert images.dtype == "float32" and D([np.asarray(images), y]).dtype == "float32"
+    assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
