@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Where tests, benchmarks and offline training find MNIST: the workspace's shared copy when present.
+DCGAN_DATA_DIR ?= $(if $(wildcard ../shared/datasets/mnist),$(abspath ../shared/datasets))
+export DCGAN_DATA_DIR
 
 .PHONY: install train test test-slow clean
 

@@ -7,7 +7,6 @@ an update lives in train_step.py. Metrics reach the host once per log interval, 
 from __future__ import annotations
 
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -173,12 +172,11 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
             if step % config.sample_every:
                 trainer.write_samples(step, writer)
     except KeyboardInterrupt:
+        # The signal lands between steps (TensorFlow finishes the running op first), so the
+        # variables are consistent: save them, unless they are NaN (save() checks).
         progress.close()
         step = int(trainer.step.numpy())
-        try:
-            save(step)
-        except TrainingStopped:
-            raise
+        save(step)
         raise TrainingStopped(f"interrupted at step {step}; saved {last_saved}; continue with --resume", exit_code=130) from None
     finally:
         progress.close()
