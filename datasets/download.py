@@ -61,6 +61,9 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeo
                     raise UserError(f"download of {url} was interrupted ({exc}); run the same command again to resume") from None
             if progress:
                 sys.stderr.write("\n")
+            if total is not None and done < total:  # the server hung up early: keep .part to resume
+                raise UserError(f"download of {url} was interrupted at {done} of {total} bytes; "
+                                f"run the same command again to resume")
     if sha256 is not None:
         actual = sha256_of(part)
         if actual != sha256:

@@ -62,6 +62,13 @@ def training_options(command):
                      default=DEFAULTS.precision, show_default=True,
                      help="auto: mixed_float16 on a GPU, float32 on a CPU."),
         click.option("--jit/--no-jit", default=None, help="XLA-compile the train step [default: on for GPUs, off for CPUs]."),
+        click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]), default="auto",
+                     show_default=True, help="tf.distribute strategy: auto = mirrored over all GPUs when there are "
+                     "several, else default; multiworker reads the cluster from TF_CONFIG."),
+        click.option("--cpu-replicas", type=int, default=None,
+                     help="Split the CPU into K devices and mirror over them (tests, machines without GPUs)."),
+        click.option("--sync-bn/--no-sync-bn", default=None,
+                     help="Synchronise BatchNorm statistics across replicas [default: on with >1 replica]."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -79,11 +86,18 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
     run_dir = Path(out) if out else default_run_dir(config.dataset, config.conditional)
     if resume and (run_dir / "config.json").exists():
         config = reconcile(Config.load(run_dir), config, explicit_options(ctx))
+    if ctx.params.get("sync_bn") is not None:  # math, not shape: a resumed run may change it
+        config = dataclasses.replace(config, extra={**config.extra, "sync_bn": ctx.params["sync_bn"]})
     config.validate()
+    from dcgan_cli.distribute import make_strategy, peer_failures
+
+    # Before anything else touches TensorFlow: --cpu-replicas splits the CPU before devices start.
+    strategy = make_strategy(ctx.params.get("strategy", "auto"), ctx.params.get("cpu_replicas"))
     _seed_everything(config.seed)
     from dcgan_cli.trainer import train as train_run
 
-    train_run(config, run_dir, resume=resume, log=lambda msg: click.echo(msg, err=True))
+    with peer_failures():
+        train_run(config, run_dir, resume=resume, strategy=strategy, log=lambda msg: click.echo(msg, err=True))
 
 
 def explicit_options(ctx: click.Context) -> set[str]:
@@ -130,21 +144,260 @@ def train_mnist(ctx, conditional, out, resume, **options):
     run_training(ctx, config, out, resume)
 
 
+def image_options(command):
+    """Options of the photo datasets (LSUN, folders): the paper's 64x64 model by default."""
+    options = [
+        click.option("--image-size", type=int, default=64, show_default=True,
+                     help="Train at this size (the paper: 64; 32 and 128 work too)."),
+        click.option("--limit", type=int, default=None, help="Train on the first N images only."),
+        click.option("--width", type=int, default=128, show_default=True,
+                     help="G and D width (gf_dim = df_dim); the paper's 64x64 model is 128, carpedm20's 64."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+@train.command("lsun")
+@click.option("--category", default="bedroom", show_default=True,
+              help="LSUN scene category: reads DATA_DIR/<category>_train_lmdb, or DATA_DIR itself if it is the LMDB.")
+@image_options
+@training_options
+@click.pass_context
+def train_lsun(ctx, out, resume, **options):
+    """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
+    config = _config_from(options, dataset="lsun", model="dcgan", channels=3, num_classes=0)
+    run_training(ctx, config, out, resume)
+
+
+@train.command("folder")
+@click.option("--pattern", default=None,
+              help="File names to train on, e.g. '*.jpg' [default: jpg, jpeg, png, webp, bmp, gif in any case].")
+@click.option("--crop", type=int, default=108, show_default=True,
+              help="Centre crop (px) before resizing, as carpedm20's celebA mode; 0: the largest centre square.")
+@click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
+@image_options
+@training_options
+@click.pass_context
+def train_folder(ctx, out, resume, channels, **options):
+    """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
+    if channels not in (1, 3):
+        raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    config = _config_from(options, dataset="folder", model="dcgan", channels=channels, num_classes=0)
+    run_training(ctx, config, out, resume)
+
+
 @cli.command()
 @click.option("--checkpoint", required=True, type=click.Path(),
               help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
-@click.option("--num", type=int, default=None, help="Number of images [default: 64; 10 per class with --per-class].")
+@click.option("--mode", type=click.Choice(["grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph"]),
+              default=None, help="What to draw [default: grid]; see README 'Visualising a run'.")
+@click.option("--num", type=int, default=None,
+              help="Number of images [default: 64; 10 per class with --per-class]; rows in interpolate/sweep/class-morph.")
 @click.option("--label", "labels", type=int, multiple=True,
-              help="Class to draw (repeatable); conditional models cycle 0..9 without it.")
-@click.option("--per-class", is_flag=True, help="One row per class (conditional models).")
+              help="Class to draw (repeatable); conditional models cycle 0..9 without it. class-morph: the classes to morph through.")
+@click.option("--per-class", is_flag=True, help="One row per class (conditional models); same as --mode per-class.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
+@click.option("--steps", type=int, default=None, help="Images per walk in interpolate, sweep, class-morph [default: 10].")
+@click.option("--linear", is_flag=True, help="interpolate: straight lines instead of spherical (slerp).")
+@click.option("--dims", default=None, help="sweep: z dimensions to sweep, e.g. 0,5,17 [default: all].")
+@click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
+              help="arithmetic, interpolate: a grid written earlier (GRID.png, whose GRID.z.npz holds its tiles, or GRID.npz).")
+@click.option("--a", default=None, help="arithmetic: tile ids of --from, e.g. 0,1,2 (interpolate: walk starts).")
+@click.option("--b", default=None, help="arithmetic: tile ids subtracted (interpolate: walk ends).")
+@click.option("--c", default=None, help="arithmetic: tile ids added.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Output .png (a grid) or .npz (images uint8 NxHxWxC, labels) [default: RUN/samples/sample_stepN_seedS.png].")
-def sample(checkpoint, num, labels, per_class, seed, out):
+              help="Output .png (a grid), .gif (walks, sweeps, morphs) or .npz (images uint8 NxHxWxC, z, labels) "
+                   "[default: RUN/samples/sample_stepN_seedS.png; other modes MODE_stepN_seedS.png].")
+def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out):
     """Draw images from a checkpoint; its config.json rebuilds the model, no other flags needed."""
-    from dcgan_cli.sampling import sample_to_file
+    from dcgan_cli.visualize import Request, run
 
-    sample_to_file(checkpoint, num, list(labels), per_class, seed, out, echo=click.echo)
+    if per_class and mode not in (None, "per-class"):
+        raise UserError(f"--per-class and --mode {mode} conflict; --per-class means --mode per-class: drop one")
+    mode = mode or ("per-class" if per_class else "grid")
+    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c), echo=click.echo)
+
+
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="A run directory made by `dcgan train`.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .png, .svg or .pdf [default: RUN/losses.png].")
+def plot(run_dir, out):
+    """Plot a run's losses, mean D(x) and D(G(z)), and any evaluation metric, from its TensorBoard logs."""
+    from dcgan_cli.plots import plot_run
+
+    plot_run(run_dir, out, echo=click.echo)
+
+
+@cli.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="A run directory made by `dcgan train`.")
+@click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .gif [default: RUN/progress.gif].")
+def movie(run_dir, out):
+    """Play a run's fixed-z sample grids in order as a GIF, each frame stamped with its step."""
+    from dcgan_cli.plots import make_movie
+
+    make_movie(run_dir, out, echo=click.echo)
+
+
+@cli.command()
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+@click.option("--layer", type=int, default=0, show_default=True,
+              help="D's layer: 0 shows its filters; deeper layers the real images that excite chosen channels most.")
+@click.option("--channels", default=None, help="Deeper layers: channels to show, e.g. 0,3,7 [default: the first 8].")
+@click.option("--top", type=int, default=8, show_default=True, help="Deeper layers: images per channel.")
+@click.option("--pool", type=int, default=2000, show_default=True, help="Deeper layers: real images searched (MNIST: the test set).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Where the real images are [default: the run's].")
+@click.option("--out", type=click.Path(dir_okay=False), default=None,
+              help="Output .png [default: RUN/samples/filters_layerN_stepS.png].")
+def filters(checkpoint, layer, channels, top, pool, data_dir, out):
+    """Show what D's layers respond to: first-layer filters, or top-activating real images."""
+    from dcgan_cli.plots import show_filters
+
+    show_filters(checkpoint, layer, out, channels, top, pool, data_dir, echo=click.echo)
+
+
+@cli.group()
+def bench():
+    """Measure speed on this machine."""
+
+
+@bench.command("train")
+@click.option("--model", "models", type=click.Choice(["mnist-conditional", "mnist", "dcgan64"]), multiple=True,
+              help="Model to time (repeatable) [default: mnist-conditional].")
+@click.option("--precision", "precisions", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
+              multiple=True, help="Precision (repeatable) [default: auto].")
+@click.option("--jit/--no-jit", default=None, help="XLA-compile the step [default: as `dcgan train`].")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Global batch size.")
+@click.option("--steps", type=int, default=30, show_default=True, help="Timed steps per round (after warm-up; 4 rounds).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
+              help="Also write the figures, one object per configuration, to this JSON file.")
+def bench_train_command(models, precisions, jit, batch_size, steps, json_path):
+    """Time the real train step (D once, G twice) and compare it with this machine's matmul rate."""
+    import json
+
+    from dcgan_cli.bench_train import bench_train, format_row
+
+    if batch_size <= 0 or steps <= 0:
+        raise UserError(f"--batch-size and --steps must be positive, got {batch_size} and {steps}")
+    results = []
+    for model in models or ("mnist-conditional",):
+        for precision in precisions or ("auto",):
+            result = bench_train(model, precision, jit, batch_size, steps)
+            click.echo(format_row(result))
+            results.append(result.to_dict())
+    if json_path:
+        tmp = Path(json_path).with_name(Path(json_path).name + ".tmp")
+        tmp.write_text(json.dumps(results, indent=2) + "\n")
+        os.replace(tmp, json_path)
+
+
+@bench.command("data")
+@click.argument("dataset", type=click.Choice(["lsun", "folder", "mnist"]))
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="As for `dcgan train DATASET`.")
+@click.option("--category", default="bedroom", show_default=True, help="LSUN category.")
+@click.option("--pattern", default=None, help="Folder datasets: file names to use.")
+@click.option("--crop", type=int, default=108, show_default=True, help="Folder datasets: centre crop before resizing.")
+@click.option("--image-size", type=int, default=64, show_default=True, help="Output size.")
+@click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
+@click.option("--batch-size", type=int, default=64, show_default=True, help="Batch size.")
+@click.option("--limit", type=int, default=None, help="Use the first N records only.")
+@click.option("--seconds", type=float, default=5.0, show_default=True, help="Length of each timed round.")
+@click.option("--rounds", type=int, default=3, show_default=True, help="Rounds (pipeline and in-memory alternate; best kept).")
+@click.option("--train-steps", type=int, default=None,
+              help="Also time this many training steps, to compare [default: 10 with a GPU, none on a CPU].")
+@click.option("--width", type=int, default=128, show_default=True, help="Model width for --train-steps.")
+def bench_data_command(dataset, data_dir, category, pattern, crop, image_size, channels, batch_size, limit, seconds,
+                       rounds, train_steps, width):
+    """Images/s of the input pipeline (decode, crop, resize included) beside the in-memory decoder's rate."""
+    from dcgan_cli.bench_data import bench_data
+
+    for name, value in {"--image-size": image_size, "--batch-size": batch_size, "--rounds": rounds,
+                        "--seconds": seconds, "--limit": 1 if limit is None else limit}.items():
+        if value <= 0:
+            raise UserError(f"{name} must be positive, got {value}")
+    if channels not in (1, 3):
+        raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
+    bench_data(dataset, data_dir, image_size, channels, batch_size, seconds, rounds, category, pattern, crop, limit,
+               train_steps, width, echo=click.echo)
+
+
+@cli.group()
+def download():
+    """Fetch datasets: resumable (run the same command again after an interruption), checked, unpacked."""
+
+
+@download.command("lsun")
+@click.option("--category", default="bedroom", show_default=True,
+              help="Scene category: bedroom, bridge, church_outdoor, classroom, conference_room, dining_room, "
+                   "kitchen, living_room, restaurant or tower.")
+@click.option("--split", type=click.Choice(["train", "val", "test"]), default="train", show_default=True,
+              help="Split (test is one archive for all categories).")
+@click.option("--dest", type=click.Path(file_okay=False), default=".", show_default=True,
+              help="Folder to unpack into; pass it to `dcgan train lsun --data-dir`.")
+def download_lsun_command(category, split, dest):
+    """Download and unpack an official LSUN archive (bedroom train: 43 GB, church_outdoor: 2 GB)."""
+    from dcgan_cli.datasets.fetch import download_lsun
+
+    download_lsun(category, split, dest, log=click.echo)
+    if split == "train":
+        click.echo(f"train with: dcgan train lsun --category {category} --data-dir {dest}")
+
+
+@download.command("mnist")
+@click.option("--dest", type=click.Path(file_okay=False), default=None,
+              help="Folder for mnist.npz [default: the Keras cache, where `dcgan train mnist` looks].")
+def download_mnist_command(dest):
+    """Download MNIST (mnist.npz, sha256-checked)."""
+    from dcgan_cli.datasets.fetch import download_mnist
+    from dcgan_cli.datasets.mnist import keras_cache
+
+    download_mnist(dest if dest is not None else keras_cache().parent, log=click.echo)
+
+
+@cli.command("evaluate")
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+@click.option("--num", type=int, default=10000, show_default=True, help="Samples drawn (and real images in the baseline).")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the flat results to this file.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Where the real images are [default: the run's].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
+def evaluate_command(checkpoint, num, json_path, data_dir, seed):
+    """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
+    from dcgan_cli.evaluate import check_json_path, evaluate, format_report, write_json
+
+    if json_path:
+        check_json_path(json_path)
+    results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True))
+    click.echo(format_report(results))
+    if json_path:
+        write_json(json_path, results)
+        click.echo(f"wrote {json_path}")
+
+
+@cli.command("train-classifier")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder holding MNIST [default: $DCGAN_DATA_DIR/mnist].")
+@click.option("--retrain", is_flag=True, help="Train again even if a cached classifier exists.")
+def train_classifier_command(data_dir, retrain):
+    """Train (once; then cached) the MNIST classifier that `dcgan evaluate` measures with."""
+    from dcgan_cli.classifier import cache_dir, load_or_train_classifier
+
+    classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True))
+    click.echo(f"MNIST classifier: {classifier.accuracy:.2%} on the 10k test images; cached in {cache_dir()}")
+
+
+@cli.command("probe")
+@click.option("--checkpoint", required=True, type=click.Path(),
+              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+@click.option("--labels", type=click.Choice(["100", "1000"]), default="100", show_default=True,
+              help="Labelled training images the linear classifiers learn from.")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder holding MNIST [default: the run's].")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing the labelled images.")
+def probe_command(checkpoint, labels, data_dir, seed):
+    """The paper's check: a linear classifier on D's features vs on raw pixels (MNIST)."""
+    from dcgan_cli.probe import format_probe, probe
+
+    click.echo(format_probe(probe(checkpoint, int(labels), data_dir, seed)))
 
 
 def import_tensorflow_quietly() -> None:

@@ -14,8 +14,23 @@ def has_gpu() -> bool:
     return bool(tf.config.list_physical_devices("GPU"))
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU multiplies bfloat16 in hardware (AVX512-BF16 or AMX); Linux only."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f if line.startswith("flags")), [])
+    except OSError:
+        return False
+    return bool({"avx512_bf16", "amx_bf16"} & set(flags))
+
+
 def resolve_precision(precision: str) -> str:
-    """auto: mixed_float16 on a GPU (tensor cores, with loss scaling), float32 on a CPU."""
+    """auto: mixed_float16 on a GPU (tensor cores, with loss scaling), float32 on a CPU.
+
+    CPUs stay float32 even with native BF16 until mixed_bfloat16 is measured there to be at least
+    1.6x faster with the same quality (benchmarks/README.md); without native BF16 it is emulated
+    and slower than float32.
+    """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
     if precision != "auto":

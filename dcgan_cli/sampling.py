@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -106,14 +107,25 @@ def sample_to_file(checkpoint, num, labels, per_class, seed, out, echo=print) ->
         raise UserError(f"cannot write {out}: folder {out.parent} is not writable; choose another --out")
 
     labels_onehot = one_hot(class_ids, config.num_classes) if class_ids is not None else None
-    images = to_uint8(generate(generator, config, sample_z(config, n, seed), labels_onehot))
+    z = sample_z(config, n, seed)
+    images = to_uint8(generate(generator, config, z, labels_onehot))
+    # The z (and label) of every tile, so `--mode arithmetic/interpolate --from` can pick tiles by id.
+    tiles = {"z": z.numpy()}
+    if class_ids is not None:
+        tiles["labels"] = np.asarray(class_ids, np.int64)
     if out.suffix.lower() == ".npz":
-        arrays = {"images": images}
-        if class_ids is not None:
-            arrays["labels"] = np.asarray(class_ids, np.int64)
-        save_npz(out, **arrays)
+        save_npz(out, images=images, **tiles)
     else:
         save_png(out, upscale(grid(images, rows=rows), max(1, 64 // config.image_size)))
+        save_npz(tiles_path(out), **tiles)
     what = f"{n} images of {config.image_size}x{config.image_size}x{config.channels}"
     echo(f"wrote {out}: {what} from {run_dir} at step {step} (seed {seed})")
+    cols = -(-n // rows) if rows else math.ceil(math.sqrt(n))
+    echo(f"tile ids run 0..{n - 1} row by row ({cols} per row); pick tiles with e.g. `dcgan sample --checkpoint "
+         f"{run_dir} --mode arithmetic --from {out} --a 0,1,2 --b 3,4,5 --c 6,7,8`")
     return out
+
+
+def tiles_path(grid_file) -> Path:
+    """Where a PNG grid keeps the z's (and labels) of its tiles: GRID.png -> GRID.z.npz."""
+    return Path(grid_file).with_suffix(".z.npz")

@@ -59,7 +59,10 @@ class TrainStep:
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
 
     def _update(self, optimizer, tape, loss, variables):
-        grads = tape.gradient(optimizer.scale_loss(loss), variables)
+        # The loss scaling (mixed_float16) must be recorded on the tape, or no gradient flows.
+        with tape:
+            scaled = optimizer.scale_loss(loss)
+        grads = tape.gradient(scaled, variables)
         optimizer.apply(grads, variables)
 
     def _replica_step(self, images, labels, step):

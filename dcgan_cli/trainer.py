@@ -14,6 +14,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from dcgan_cli import distribute
 from dcgan_cli import run_dir as runs
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import training_data
@@ -50,7 +51,9 @@ class Trainer:
         self.config, self.run_dir = config, Path(run_dir)
         self.strategy = strategy or tf.distribute.get_strategy()
         self.precision = resolve_precision(config.precision)
-        self.jit = resolve_jit(config.jit)
+        # XLA cannot compile a replica function that touches mirrored variables on other devices
+        # ("Trying to access resource ... located in device CPU:1 from device CPU:0"), so it is off under >1 replica.
+        self.jit = resolve_jit(config.jit) and self.strategy.num_replicas_in_sync == 1
         with self.strategy.scope(), dtype_policy(self.precision):
             sync_bn = self.strategy.num_replicas_in_sync > 1 and config.extra.get("sync_bn", True)
             self.generator, self.discriminator = build_for_config(config, synchronized_bn=sync_bn)
@@ -80,8 +83,9 @@ class Trainer:
             return sample_z(c, len(labels), c.seed), one_hot(labels, c.num_classes), c.num_classes
         return sample_z(c, SAMPLE_GRID_SIZE, c.seed), None, 8
 
-    def restore(self) -> str | None:
-        latest = self.manager.latest_checkpoint
+    def restore(self, run_dir: Path | None = None) -> str | None:
+        """Restore the latest checkpoint of run_dir (default: this trainer's own directory)."""
+        latest = tf.train.latest_checkpoint(str(Path(run_dir or self.run_dir) / runs.CKPT_DIR))
         if latest is None:
             return None
         try:
@@ -104,14 +108,28 @@ class Trainer:
 
 
 def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, log=print) -> TrainResult:
-    """Train (or resume) the run in run_dir until config's epochs or max_steps are done."""
+    """Train (or resume) the run in run_dir until config's epochs or max_steps are done.
+
+    Under a multi-worker strategy every worker calls this; only the chief writes run_dir.
+    """
     config.validate()
     run_dir = Path(run_dir)
-    resuming = runs.prepare(run_dir, resume)
-    trainer = Trainer(config, run_dir, strategy)
-    restored = trainer.restore() if resuming else None
+    strategy = strategy or tf.distribute.get_strategy()
+    distribute.check_batch(config.batch_size, strategy)
+    out_dir = distribute.output_dir(run_dir, strategy)
+    try:
+        return _train(config, run_dir, out_dir, resume, strategy, log)
+    finally:
+        distribute.remove_output_dir(out_dir, run_dir)
+
+
+def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy, log) -> TrainResult:
+    resuming = distribute.prepare(run_dir, out_dir, resume)
+    trainer = Trainer(config, out_dir, strategy)
+    restored = trainer.restore(run_dir) if resuming else None
     start_step = int(trainer.step.numpy())
-    config.save(run_dir)
+    if out_dir == run_dir:
+        config.save(run_dir)
 
     dataset, num_examples = training_data(config, start_step)
     steps_per_epoch = num_examples // config.batch_size
@@ -122,9 +140,9 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
         total = min(total, config.max_steps)
     log(f"{'resuming ' + restored if restored else 'new run in ' + str(run_dir)}: {config.model}, {num_examples} images, "
         f"{steps_per_epoch} steps/epoch, steps {start_step}..{total}, precision {trainer.precision}, "
-        f"XLA {'on' if trainer.jit else 'off'}, {trainer.strategy.num_replicas_in_sync} replica(s)")
+        f"XLA {'on' if trainer.jit else 'off'}, {distribute.describe(trainer.strategy)}")
 
-    writer = tf.summary.create_file_writer(str(run_dir / runs.LOGS_DIR))
+    writer = tf.summary.create_file_writer(str(out_dir / runs.LOGS_DIR))
     if start_step == 0:
         trainer.write_samples(0, writer)
     progress = Progress(total, steps_per_epoch, config.batch_size, start_step)
@@ -154,7 +172,7 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
         flush(step)  # never save a checkpoint with NaN weights
         last_saved = trainer.manager.save(checkpoint_number=step)
 
-    iterator = iter(trainer.strategy.experimental_distribute_dataset(dataset))
+    iterator = iter(distribute.distribute_batches(trainer.strategy, dataset, config.batch_size))
     try:
         while step < total:
             trainer.train_step(next(iterator))

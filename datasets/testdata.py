@@ -1,0 +1,124 @@
+"""Small image datasets in LSUN's exact layout, and JPEG folders, for tests and benchmarks.
+
+Pictures are random crops of the photograph matplotlib ships (grace_hopper.jpg), recoloured and
+flipped, so codecs see photographic content; where that file is missing, smooth gradients with
+noise stand in. The LMDB has LSUN's layout: 40-hex-character ASCII keys (sha1 of the bytes),
+values WebP (most) and JPEG, and optionally damaged records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import shutil
+from pathlib import Path
+
+import lmdb
+import numpy as np
+from PIL import Image
+
+
+def _photo() -> np.ndarray | None:
+    try:
+        from matplotlib import cbook
+
+        with cbook.get_sample_data("grace_hopper.jpg") as f:
+            return np.asarray(Image.open(f).convert("RGB"))
+    except (ImportError, OSError, ValueError):
+        return None
+
+
+def _gradient(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    y, x = np.mgrid[0:height, 0:width] / max(height, width)
+    channels = [np.sin(rng.uniform(1, 6) * x + rng.uniform(1, 6) * y + rng.uniform(0, 6)) for _ in range(3)]
+    image = (np.stack(channels, -1) + 1) * 110 + rng.normal(0, 12, (height, width, 3))
+    return np.clip(image, 0, 255).astype(np.uint8)
+
+
+def pictures(count: int, short_side: int = 256, seed: int = 0):
+    """Yield `count` distinct RGB uint8 pictures, short side `short_side`, portrait or landscape."""
+    rng = np.random.default_rng(seed)
+    photo = _photo()
+    for _ in range(count):
+        long_side = int(short_side * rng.uniform(1.0, 1.5))
+        height, width = (short_side, long_side) if rng.random() < 0.7 else (long_side, short_side)
+        if photo is None:
+            yield _gradient(rng, height, width)
+            continue
+        scale = rng.uniform(0.6, 1.0)
+        crop_h = int(photo.shape[0] * scale)
+        crop_w = min(photo.shape[1], int(crop_h * width / height))
+        top = rng.integers(0, photo.shape[0] - crop_h + 1)
+        left = rng.integers(0, photo.shape[1] - crop_w + 1)
+        patch = Image.fromarray(photo[top:top + crop_h, left:left + crop_w]).resize((width, height), Image.BILINEAR)
+        image = np.asarray(patch).astype(np.float32) * rng.uniform(0.7, 1.3, 3)  # recolour
+        if rng.random() < 0.5:
+            image = image[:, ::-1]
+        yield np.clip(image, 0, 255).astype(np.uint8)
+
+
+def encode(image: np.ndarray, fmt: str, quality: int = 75) -> bytes:
+    buffer = io.BytesIO()
+    Image.fromarray(image).save(buffer, {"webp": "WEBP", "jpeg": "JPEG", "png": "PNG"}[fmt], quality=quality)
+    return buffer.getvalue()
+
+
+def encoded_pictures(count: int, short_side: int = 256, seed: int = 0, jpeg_every: int = 5,
+                     distinct: int | None = None) -> list[bytes]:
+    """`count` encoded pictures, every jpeg_every-th a JPEG, the rest WebP (LSUN's codec).
+
+    distinct=N encodes N pictures and repeats them: a large database for memory measurements
+    without the encoding time.
+    """
+    unique = min(count, distinct or count)
+    encoded = [encode(image, "jpeg" if jpeg_every and i % jpeg_every == jpeg_every - 1 else "webp")
+               for i, image in enumerate(pictures(unique, short_side, seed))]
+    return [encoded[i % unique] for i in range(count)]
+
+
+def damaged(contents: bytes) -> bytes:
+    """A truncated copy: a valid header, then nothing, as a torn write leaves it."""
+    return contents[: max(16, len(contents) // 3)]
+
+
+def write_lsun_lmdb(path, count: int, short_side: int = 256, seed: int = 0, corrupt: int = 1,
+                    jpeg_every: int = 5, distinct: int | None = None, values: list[bytes] | None = None) -> Path:
+    """An LMDB at `path` in LSUN's layout: `count` records, `corrupt` of them damaged (spread out)."""
+    path = Path(path)
+    values = list(values) if values is not None else encoded_pictures(count, short_side, seed, jpeg_every, distinct)
+    for i in range(corrupt):
+        victim = (i * 2 + 1) * len(values) // (2 * corrupt)
+        values[victim] = damaged(values[victim])
+    records = sorted((hashlib.sha1(i.to_bytes(8, "big") + v).hexdigest().encode("ascii"), v) for i, v in enumerate(values))
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    env = lmdb.open(str(tmp), map_size=2 * sum(len(v) for v in values) + (64 << 20))
+    with env.begin(write=True) as txn:
+        cursor = txn.cursor()
+        for key, value in records:
+            cursor.put(key, value, append=True)  # sorted keys: append is a fast bulk load
+    env.close()
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
+    return path
+
+
+def write_image_folder(path, count: int, short_side: int = 218, seed: int = 0, corrupt: int = 1,
+                       grayscale_every: int = 4) -> Path:
+    """A folder tree of JPEGs (two subfolders, some grayscale) plus `corrupt` damaged ones."""
+    path = Path(path)
+    for i, image in enumerate(pictures(count, short_side, seed)):
+        folder = path / ("a" if i % 2 else "b")
+        folder.mkdir(parents=True, exist_ok=True)
+        if grayscale_every and i % grayscale_every == 0:
+            buffer = io.BytesIO()
+            Image.fromarray(image).convert("L").save(buffer, "JPEG", quality=85)
+            contents = buffer.getvalue()
+        else:
+            contents = encode(image, "jpeg", 85)
+        if i < corrupt:
+            contents = damaged(contents)
+        (folder / f"{i:06d}.jpg").write_bytes(contents)
+    return path

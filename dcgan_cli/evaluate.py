@@ -1,0 +1,247 @@
+"""`dcgan evaluate`: sample-quality numbers for a checkpoint, beside the same numbers for real data.
+
+MNIST (28x28, one channel) is measured in the feature space of the project's own MNIST classifier
+(dcgan_cli.classifier) against the 10k held-out test images. The real-data baseline is a seeded,
+disjoint set of training images measured the same way; it never changes, so it is cached beside
+the classifier. Other image types have no offline pretrained network (see RandomFeatures).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from dcgan_cli import metrics
+from dcgan_cli.errors import UserError
+
+KID_SUBSETS = 100
+KID_SUBSET_SIZE = 1000
+PR_K = 3
+BASELINE_SEED = 0
+# Order of the report's rows; keys absent from a result (e.g. label accuracy of an unconditional model) are skipped.
+REPORT_KEYS = ("fid", "kid", "kid_std", "inception_score", "precision", "recall", "label_accuracy")
+
+
+def measure(features, probs, reference, labels=None, num_classes=10, kid_subsets=KID_SUBSETS) -> dict:
+    """Every metric of one image set against the reference features; probs/labels may be None."""
+    result = {"fid": metrics.fid(features, reference)}
+    result["kid"], result["kid_std"] = metrics.kid(features, reference, subsets=kid_subsets,
+                                                   subset_size=KID_SUBSET_SIZE)
+    if probs is not None:
+        result["inception_score"], result["inception_score_std"] = metrics.inception_score(probs)
+    result["precision"], result["recall"] = metrics.precision_recall(reference, features, k=PR_K)
+    if labels is not None and probs is not None:
+        overall, per_class = metrics.label_accuracy(np.argmax(probs, axis=1), labels, num_classes)
+        result["label_accuracy"] = overall
+        result.update({f"label_accuracy_{k}": float(v) for k, v in enumerate(per_class) if np.isfinite(v)})
+    return result
+
+
+# --- feature spaces ------------------------------------------------------------------------------
+
+def is_mnist(config) -> bool:
+    return config.dataset == "mnist" and config.image_size == 28 and config.channels == 1
+
+
+class MnistSpace:
+    """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS and labels."""
+
+    def __init__(self, data_dir=None, log=print):
+        from dcgan_cli.classifier import load_or_train_classifier, to_model_range
+        from dcgan_cli.datasets.mnist import load_mnist
+
+        self.data_dir = data_dir
+        self.classifier = load_or_train_classifier(data_dir, log=log)
+        self.mnist = load_mnist(data_dir)
+        self.reference, _ = self.classifier.features_and_probs(to_model_range(self.mnist.test_images))
+        self.description = (f"the project's MNIST classifier's 128-d penultimate layer "
+                            f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k MNIST test images")
+
+    def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
+        features, probs = self.classifier.features_and_probs(images)
+        return measure(features, probs, self.reference, labels, kid_subsets=kid_subsets)
+
+    def real_baseline(self, num: int, log=print) -> dict:
+        """`num` training images (seeded) measured like a model's samples; cached, as it never changes."""
+        from dcgan_cli.classifier import VERSION, cache_dir, to_model_range
+
+        path = cache_dir() / f"real_baseline_n{num}.json"
+        key = {"classifier_version": VERSION, "mnist_sha256": self.classifier.info["mnist_sha256"],
+               "num": num, "seed": BASELINE_SEED, "kid_subsets": KID_SUBSETS}
+        try:
+            cached = json.loads(path.read_text())
+            if cached.get("key") == key:
+                return cached["metrics"]
+        except (OSError, ValueError, AttributeError):
+            pass
+        log(f"computing the real-data baseline ({num} training images vs the 10k test images)")
+        pick = np.random.default_rng(BASELINE_SEED).choice(len(self.mnist.train_images), num, replace=False)
+        result = self.score(to_model_range(self.mnist.train_images[pick]), self.mnist.train_labels[pick])
+        _write_json(path, {"key": key, "metrics": result}, fix="set DCGAN_CACHE_DIR to a writable folder")
+        return result
+
+
+class RandomFeatures:
+    """A fixed, randomly initialised conv net (numpy-seeded, so identical everywhere) for RGB images.
+
+    No pretrained network ships inside a package we can install, and none may be downloaded, so
+    its FIDs measure distance in a random-feature space: useful to compare runs of this project
+    with each other, NOT comparable with published (Inception) FIDs.
+    """
+
+    SEED = 1234
+    WIDTHS = (32, 64, 128, 256)
+
+    def __init__(self, channels: int):
+        rng = np.random.default_rng(self.SEED)
+        self.kernels = []
+        fan_in_channels = channels
+        for width in self.WIDTHS:
+            fan_in = 3 * 3 * fan_in_channels
+            self.kernels.append(rng.normal(0, np.sqrt(2 / fan_in), (3, 3, fan_in_channels, width)).astype(np.float32))
+            fan_in_channels = width
+        self.description = (f"a fixed random conv net (seed {self.SEED}; each of 4 stride-2 ReLU layers "
+                            f"average-pooled, 480-d): comparable between runs of this project only, "
+                            f"NOT with published Inception FIDs")
+
+    def features(self, images, batch_size: int = 250) -> np.ndarray:
+        import tensorflow as tf
+
+        out = []
+        for start in range(0, len(images), batch_size):
+            h = tf.constant(np.asarray(images[start:start + batch_size], np.float32))
+            pooled = []
+            for kernel in self.kernels:
+                h = tf.nn.relu(tf.nn.conv2d(h, kernel, strides=2, padding="SAME"))
+                pooled.append(tf.reduce_mean(h, axis=(1, 2)))
+            out.append(tf.concat(pooled, axis=1).numpy())
+        return np.concatenate(out)
+
+
+class RgbSpace:
+    """Random features; the reference and the real baseline are two disjoint sets of training images."""
+
+    def __init__(self, config, num: int, log=print):
+        from dcgan_cli.datasets import training_data
+
+        self.net = RandomFeatures(config.channels)
+        dataset, examples = training_data(config)
+        half = min(num, examples // 2)  # the first epoch is a permutation: no image appears twice
+        if half < PR_K + 1:
+            raise UserError(f"the run's dataset has only {examples} images; evaluation needs at least {2 * PR_K + 2}")
+        images = []
+        for batch, _ in dataset:
+            images.append(batch.numpy())
+            if sum(len(b) for b in images) >= 2 * half:
+                break
+        images = np.concatenate(images)[:2 * half]
+        self.reference = self.net.features(images[:half])
+        self._real = self.net.features(images[half:])
+        self.description = f"{self.net.description}; reference: {half} training images"
+
+    def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
+        return measure(self.net.features(images), None, self.reference, kid_subsets=kid_subsets)
+
+    def real_baseline(self, num: int, log=print) -> dict:
+        return measure(self._real, None, self.reference)
+
+
+def feature_space(config, data_dir=None, num: int = 10000, log=print):
+    if is_mnist(config):
+        return MnistSpace(data_dir if data_dir is not None else config.data_dir, log=log)
+    if data_dir is not None:
+        import dataclasses
+
+        config = dataclasses.replace(config, data_dir=str(data_dir))
+    return RgbSpace(config, num, log=log)
+
+
+# --- generating and evaluating -------------------------------------------------------------------
+
+def draw(generator, config, num: int, seed: int):
+    """(num images in [-1, 1], their conditioning labels or None); labels cycle 0..num_classes-1."""
+    from dcgan_cli.sampling import cycling_labels, generate, one_hot, sample_z
+
+    z = sample_z(config, num, seed)
+    if not config.conditional:
+        return generate(generator, config, z, None), None
+    labels = cycling_labels(num, config.num_classes)
+    return generate(generator, config, z, one_hot(labels, config.num_classes)), labels
+
+
+def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print) -> dict:
+    """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys."""
+    from dcgan_cli.sampling import load_generator
+
+    if num is None or num < 2 * PR_K + 2:
+        raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")
+    config, generator, step = load_generator(checkpoint)
+    space = feature_space(config, data_dir, num, log=log)
+    images, labels = draw(generator, config, num, seed)
+    results = space.score(images, labels)
+    results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
+                    if not k.startswith("label_accuracy") or config.conditional})
+    results.update({"step": step, "num": num, "seed": seed, "feature_space": space.description})
+    return results
+
+
+def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets: int = 10, log=print):
+    """For the trainer's --eval-every: build the feature space once, return generator -> metrics dict.
+
+    The same z (and labels) every call, so successive numbers differ only through the generator.
+    """
+    space = feature_space(config, data_dir, num, log=log)
+
+    def run(generator) -> dict:
+        images, labels = draw(generator, config, num, seed)
+        return space.score(images, labels, kid_subsets=kid_subsets)
+
+    return run
+
+
+def format_report(results: dict) -> str:
+    """A table: metric, model, real-data baseline; then per-class label accuracy and the feature space."""
+    def cell(value):
+        return "-" if value is None else f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+
+    lines = [f"{'metric':<18}{'model':>12}{'real data':>12}"]
+    for key in REPORT_KEYS:
+        if key in results:
+            lines.append(f"{key:<18}{cell(results[key]):>12}{cell(results.get('real_' + key)):>12}")
+    per_class = [f"{k}: {results[f'label_accuracy_{k}']:.1%}" for k in range(100) if f"label_accuracy_{k}" in results]
+    if per_class:
+        lines.append("per-class label accuracy: " + ", ".join(per_class))
+    if "feature_space" in results:
+        lines.append(f"feature space: {results['feature_space']}")
+    if "step" in results:
+        lines.append(f"{results.get('num')} samples (seed {results.get('seed')}) at step {results['step']}; "
+                     f"FID/KID lower is better, the others higher")
+    return "\n".join(lines)
+
+
+def _write_json(path: Path, data: dict, fix: str = "choose a writable location") -> None:
+    path = Path(path)
+    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
+    try:
+        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror}); {fix}") from None
+
+
+def check_json_path(path) -> None:
+    """Called before the long computation, so a bad --json fails at once."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UserError(f"cannot write {path}: folder {folder} does not exist; create it or choose another --json")
+    if not os.access(folder, os.W_OK):
+        raise UserError(f"cannot write {path}: folder {folder} is not writable; choose another --json")
+
+
+def write_json(path, results: dict) -> None:
+    """`--json`: the flat results, written atomically."""
+    check_json_path(path)
+    _write_json(path, results, fix="choose another --json")

@@ -1,0 +1,135 @@
+"""Sample-quality metrics on feature vectors: pure numpy, no model code.
+
+Every function takes plain arrays (one row per image) so that the feature space is the caller's
+choice: the MNIST classifier's penultimate layer, or a fixed random network for RGB images.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Rows of a pairwise-distance block: 1,000 x 10,000 float64 is 80 MB, so 10k x 10k never sits in memory.
+DISTANCE_BATCH = 1000
+
+
+def _psd_sqrt(matrix: np.ndarray) -> np.ndarray:
+    """Square root of a symmetric positive semi-definite matrix; round-off negatives count as 0."""
+    values, vectors = np.linalg.eigh((matrix + matrix.T) / 2)
+    return (vectors * np.sqrt(np.clip(values, 0, None))) @ vectors.T
+
+
+def _mean_cov(features) -> tuple[np.ndarray, np.ndarray]:
+    features = np.asarray(features, np.float64)
+    if features.ndim != 2 or len(features) < 2:
+        raise ValueError(f"need a 2-D array of at least 2 feature rows, got shape {features.shape}")
+    return features.mean(axis=0), np.cov(features, rowvar=False)
+
+
+def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
+    """||mu1 - mu2||^2 + Tr(S1 + S2 - 2 (S1 S2)^1/2).
+
+    Tr((S1 S2)^1/2) = Tr((S1^1/2 S2 S1^1/2)^1/2), and the inner matrix is symmetric PSD, so two
+    eigen-decompositions give it exactly, with none of sqrtm's complex round-off.
+    """
+    root1 = _psd_sqrt(sigma1)
+    cross = _psd_sqrt(root1 @ sigma2 @ root1)
+    value = np.sum((mu1 - mu2) ** 2) + np.trace(sigma1) + np.trace(sigma2) - 2 * np.trace(cross)
+    return float(max(value, 0.0))  # a distance: tiny negatives are round-off
+
+
+def fid(feat_a, feat_b) -> float:
+    """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017)."""
+    return frechet_distance(*_mean_cov(feat_a), *_mean_cov(feat_b))
+
+
+def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
+    """Unbiased MMD^2 with the kernel k(a, b) = (a.b / d + 1)^3 (Binkowski et al. 2018)."""
+    d = x.shape[1]
+    k_xx = (x @ x.T / d + 1) ** 3
+    k_yy = (y @ y.T / d + 1) ** 3
+    k_xy = (x @ y.T / d + 1) ** 3
+    m, n = len(x), len(y)
+    xx = (k_xx.sum() - np.trace(k_xx)) / (m * (m - 1))
+    yy = (k_yy.sum() - np.trace(k_yy)) / (n * (n - 1))
+    return float(xx + yy - 2 * k_xy.mean())
+
+
+def kid(feat_a, feat_b, subsets: int = 100, subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """Kernel Inception Distance: (mean, std) of the unbiased MMD^2 over random subsets.
+
+    The std is over the subsets (as Binkowski et al. and torch-fidelity report it). Because the
+    estimator is unbiased, two samples of one distribution give values scattered around 0, some
+    slightly negative.
+    """
+    a = np.asarray(feat_a, np.float64)
+    b = np.asarray(feat_b, np.float64)
+    size = min(subset_size, len(a), len(b))
+    if size < 2:
+        raise ValueError("KID needs at least 2 feature rows in each set")
+    rng = np.random.default_rng(seed)
+    values = [_polynomial_mmd2(a[rng.choice(len(a), size, replace=False)],
+                               b[rng.choice(len(b), size, replace=False)]) for _ in range(subsets)]
+    return float(np.mean(values)), float(np.std(values))
+
+
+def inception_score(probs, splits: int = 10) -> tuple[float, float]:
+    """exp(E_x KL(p(y|x) || p(y))) per split: (mean, std) over the splits (Salimans et al. 2016)."""
+    probs = np.asarray(probs, np.float64)
+    scores = []
+    for part in np.array_split(probs, splits):
+        marginal = part.mean(axis=0, keepdims=True)
+        # p log(p / p_y) with 0 log 0 = 0, so confident one-hot predictions are allowed.
+        safe = np.where(part > 0, part, 1.0)
+        kl = np.sum(np.where(part > 0, part * (np.log(safe) - np.log(np.where(marginal > 0, marginal, 1.0))), 0.0), axis=1)
+        scores.append(np.exp(kl.mean()))
+    return float(np.mean(scores)), float(np.std(scores))
+
+
+def _squared_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    sq = np.sum(a * a, axis=1)[:, None] + np.sum(b * b, axis=1)[None, :] - 2 * a @ b.T
+    return np.maximum(sq, 0.0)
+
+
+def _knn_radii(features: np.ndarray, k: int) -> np.ndarray:
+    """Squared distance from each row to its k-th nearest other row (index k counts the row itself)."""
+    radii = np.empty(len(features))
+    for start in range(0, len(features), DISTANCE_BATCH):
+        block = _squared_distances(features[start:start + DISTANCE_BATCH], features)
+        radii[start:start + DISTANCE_BATCH] = np.partition(block, k, axis=1)[:, k]
+    return radii
+
+
+def _coverage(points: np.ndarray, centres: np.ndarray, radii: np.ndarray) -> float:
+    """Fraction of `points` inside at least one ball (centre, radius) of the other set."""
+    inside = 0
+    for start in range(0, len(points), DISTANCE_BATCH):
+        block = _squared_distances(points[start:start + DISTANCE_BATCH], centres)
+        inside += int(np.sum(np.any(block <= radii[None, :], axis=1)))
+    return inside / len(points)
+
+
+def precision_recall(real_feats, fake_feats, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall (Kynkaanniemi et al. 2019).
+
+    Each set's manifold is the union of balls reaching each point's k-th nearest neighbour.
+    Precision: the fraction of fakes inside the real manifold; recall: of reals inside the fake one.
+    """
+    real = np.asarray(real_feats, np.float64)
+    fake = np.asarray(fake_feats, np.float64)
+    if min(len(real), len(fake)) <= k:
+        raise ValueError(f"precision/recall with k={k} needs more than {k} rows in each set")
+    precision = _coverage(fake, real, _knn_radii(real, k))
+    recall = _coverage(real, fake, _knn_radii(fake, k))
+    return precision, recall
+
+
+def label_accuracy(pred, target, num_classes: int = 10) -> tuple[float, np.ndarray]:
+    """(overall accuracy, per-class accuracy) of integer predictions; a class never targeted is nan."""
+    pred = np.asarray(pred).ravel()
+    target = np.asarray(target).ravel()
+    if pred.shape != target.shape or not len(pred):
+        raise ValueError(f"pred and target must be equally long and non-empty, got {pred.shape} and {target.shape}")
+    correct = pred == target
+    per_class = np.array([correct[target == c].mean() if np.any(target == c) else np.nan
+                          for c in range(num_classes)])
+    return float(correct.mean()), per_class

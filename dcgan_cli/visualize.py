@@ -1,0 +1,392 @@
+"""`dcgan sample --mode ...`: the DCGAN paper's pictures from a checkpoint.
+
+interpolate  rows of spherical (or linear) walks between pairs of z's, label fixed per row
+sweep        carpedm20's visualisation modes 1-4: one z dimension swept across its range, per
+             dimension as a grid (.png) or GIF (.gif), plus an overview (.png) or merged GIF (.gif)
+arithmetic   the paper's vector arithmetic mean(a) - mean(b) + mean(c) on tiles of an earlier grid
+class-morph  conditional models: fixed z, the one-hot label vector blended from one class to another
+
+Every mode builds Sheets (rows x columns of images); a .png shows a sheet as a labelled grid, a .gif
+plays its columns as frames, a .npz holds the raw arrays (images uint8, z's, labels).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from dcgan_cli.config import Config
+from dcgan_cli.errors import UserError
+from dcgan_cli.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, to_uint8, upscale
+from dcgan_cli.run_dir import resolve_checkpoint
+from dcgan_cli.sampling import cycling_labels, generate, load_generator, one_hot, sample_z, sample_to_file, tiles_path
+
+MODES = ("grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph")
+NEEDS_LABELS = ("per-class", "class-morph")
+ANIMATED = ("interpolate", "sweep", "class-morph")  # modes whose columns make sense as GIF frames
+DEFAULT_ROWS = 8
+DEFAULT_STEPS = 10
+# The options each mode reads; any other one given is a mistake worth one line, not silence.
+MODE_OPTIONS = {"grid": set(), "per-class": set(), "interpolate": {"steps", "linear", "source", "a", "b"},
+                "sweep": {"steps", "dims"}, "arithmetic": {"source", "a", "b", "c"}, "class-morph": {"steps"}}
+OPTION_FLAGS = {"steps": "--steps", "linear": "--linear", "dims": "--dims", "source": "--from", "a": "--a", "b": "--b", "c": "--c"}
+ARITHMETIC_NOISE = 0.25  # the paper's +-0.25 uniform noise around the result, for its variations
+FRAME_MS = 150
+
+
+@dataclass
+class Sheet:
+    tiles: np.ndarray  # rows x cols x H x W x C uint8
+    title: str = ""
+    row_labels: list[str] | None = None
+    col_labels: list[str] = field(default_factory=list)  # also each GIF frame's caption
+
+
+@dataclass
+class Request:
+    """Everything `dcgan sample` was asked for, as parsed by the CLI."""
+
+    checkpoint: str
+    mode: str = "grid"
+    num: int | None = None
+    labels: list[int] = field(default_factory=list)
+    seed: int = 0
+    out: str | None = None
+    steps: int | None = None  # default DEFAULT_STEPS
+    linear: bool = False
+    dims: str | None = None
+    source: str | None = None  # --from: a grid written earlier
+    a: str | None = None
+    b: str | None = None
+    c: str | None = None
+
+
+def run(request: Request, echo=print) -> list[Path]:
+    """`dcgan sample`: dispatch on --mode; grid and per-class are sampling.sample_to_file."""
+    r = request
+    if r.mode not in MODES:
+        raise UserError(f"--mode {r.mode} is unknown; choose one of {', '.join(MODES)}")
+    unused = [name for name in OPTION_FLAGS if getattr(r, name) not in (None, False) and name not in MODE_OPTIONS[r.mode]]
+    if unused:
+        users = [m for m, names in MODE_OPTIONS.items() if unused[0] in names]
+        raise UserError(f"{OPTION_FLAGS[unused[0]]} does nothing in --mode {r.mode}; it is for --mode {' or '.join(users)}")
+    r = dataclasses.replace(r, steps=DEFAULT_STEPS if r.steps is None else r.steps)
+    if r.mode in ("grid", "per-class"):
+        return [sample_to_file(r.checkpoint, r.num, r.labels, r.mode == "per-class", r.seed, r.out, echo)]
+    check_request(r)
+    run_dir, _ = resolve_checkpoint(r.checkpoint)
+    saved = Config.load(run_dir)
+    check_labels(saved, r, run_dir)
+    tiles = load_tiles(r, saved) if r.source else None
+    if r.mode == "sweep":
+        parse_dims(r.dims, saved.z_dim)
+    if r.out is not None:
+        check_writable(Path(r.out))
+    config, generator, step = load_generator(r.checkpoint)
+    out = Path(r.out) if r.out else run_dir / "samples" / f"{r.mode}_step{step}_seed{r.seed}.png"
+    check_writable(out)
+
+    draw = Drawer(config, generator)
+    sheets, arrays = MODE_BUILDERS[r.mode](draw, r, tiles)
+    written = write(out, sheets, arrays, scale=max(1, 64 // config.image_size))
+    echo(f"wrote {', '.join(str(p) for p in written[:3])}{f' and {len(written) - 3} more' if len(written) > 3 else ''}: "
+         f"{r.mode} from {run_dir} at step {step} (seed {r.seed})")
+    return written
+
+
+# --- Checks: all before any model is built or file written -------------------------------------
+
+def check_request(r: Request) -> None:
+    suffix = Path(r.out).suffix.lower() if r.out else ".png"
+    if suffix not in (".png", ".gif", ".npz"):
+        raise UserError(f"--out {r.out} must end in .png, .gif or .npz")
+    if suffix == ".gif" and r.mode not in ANIMATED:
+        raise UserError(f"--mode {r.mode} has no animation; use --out FILE.png or FILE.npz")
+    if r.num is not None and r.num <= 0:
+        raise UserError(f"--num must be a positive integer, got {r.num}")
+    if r.steps < 2:
+        raise UserError(f"--steps must be at least 2 (both ends of the walk), got {r.steps}")
+    if r.mode == "arithmetic" and not (r.source and r.a and r.b and r.c):
+        raise UserError("--mode arithmetic needs --from GRID.png --a IDS --b IDS --c IDS: tile ids of a grid "
+                        "written by `dcgan sample --mode grid --out GRID.png`")
+    if r.mode == "interpolate" and not bool(r.a) == bool(r.b) == bool(r.source):
+        raise UserError("--mode interpolate takes --from GRID.png, --a and --b together (walks from tile a[i] to "
+                        "tile b[i] of a grid written by `dcgan sample --out GRID.png`), or none of them")
+
+
+def check_labels(config: Config, r: Request, run_dir: Path) -> None:
+    if not config.conditional and (r.mode in NEEDS_LABELS or r.labels):
+        what = f"--mode {r.mode}" if r.mode in NEEDS_LABELS else "--label"
+        raise UserError(f"{run_dir} is an unconditional {config.model} model: {what} needs class labels; "
+                        f"use a conditional run (dcgan train mnist --conditional)")
+    bad = [k for k in r.labels if not 0 <= k < config.num_classes]
+    if bad:
+        raise UserError(f"--label {bad[0]} is out of range: this model has classes 0..{config.num_classes - 1}")
+    if r.mode == "class-morph" and len(r.labels) == 1:
+        raise UserError("--mode class-morph needs two or more --label (the classes to morph through), or none")
+
+
+def check_writable(out: Path) -> None:
+    if not out.parent.is_dir():
+        raise UserError(f"cannot write {out}: folder {out.parent} does not exist; create it or choose another --out")
+    if not os.access(out.parent, os.W_OK):
+        raise UserError(f"cannot write {out}: folder {out.parent} is not writable; choose another --out")
+
+
+def parse_ids(text: str, flag: str, count: int, source) -> list[int]:
+    try:
+        ids = [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"{flag} {text!r} is not a list of tile ids; write e.g. {flag} 0,5,17") from None
+    if not ids:
+        raise UserError(f"{flag} is empty; give tile ids, e.g. {flag} 0,5,17")
+    bad = [i for i in ids if not 0 <= i < count]
+    if bad:
+        raise UserError(f"{flag} {bad[0]} is not a tile of {source} (ids 0..{count - 1})")
+    return ids
+
+
+def parse_dims(text: str | None, z_dim: int) -> list[int]:
+    if text is None or text.strip().lower() == "all":
+        return list(range(z_dim))
+    try:
+        dims = [int(part) for part in text.replace(",", " ").split()]
+    except ValueError:
+        raise UserError(f"--dims {text!r} is not a list of z dimensions; write e.g. --dims 0,5,17 or --dims all") from None
+    bad = [d for d in dims if not 0 <= d < z_dim]
+    if bad or not dims:
+        raise UserError(f"--dims {bad[0] if bad else text!r} is out of range: z has dimensions 0..{z_dim - 1}")
+    return dims
+
+
+@dataclass
+class Tiles:
+    """Tiles of a grid written earlier, and the ids that --a, --b, --c picked from it."""
+
+    z: np.ndarray  # N x z_dim
+    labels: np.ndarray | None  # N class ids, conditional models only
+    ids: dict[str, list[int]]  # "a", "b", "c" -> tile ids
+
+
+def load_tiles(r: Request, config: Config) -> Tiles:
+    """--from's tiles: GRID.png's GRID.z.npz, or a .npz holding z (e.g. `dcgan sample --out GRID.npz`)."""
+    source = r.source
+    path = Path(source)
+    if path.suffix.lower() != ".npz":
+        path = tiles_path(path)
+    if not path.exists():
+        raise UserError(f"--from {source}: {path} not found; write the grid with `dcgan sample --checkpoint RUN "
+                        f"--out GRID.png`, which saves the z of every tile beside it")
+    with np.load(path) as data:
+        if "z" not in data:
+            raise UserError(f"--from {source}: {path} holds no z's; write the grid again with this version of dcgan")
+        z = data["z"].astype(np.float32)
+        labels = data["labels"] if "labels" in data else None
+    if z.ndim != 2 or z.shape[1] != config.z_dim:
+        raise UserError(f"--from {source}: its z's have {z.shape[-1]} dimensions, this model's {config.z_dim}; "
+                        f"use a grid sampled from the same run")
+    if config.conditional and labels is None:
+        raise UserError(f"--from {source} was sampled from an unconditional model; use a grid of this run")
+    ids = {name: parse_ids(text, f"--{name}", len(z), source) for name, text in (("a", r.a), ("b", r.b), ("c", r.c)) if text}
+    if r.mode == "interpolate" and len(ids["a"]) != len(ids["b"]):
+        raise UserError(f"--a has {len(ids['a'])} ids and --b {len(ids['b'])}; give one --b tile per --a tile")
+    return Tiles(z, labels, ids)
+
+
+# --- Drawing ------------------------------------------------------------------------------------
+
+class Drawer:
+    """Turns z's (and class ids or label vectors) into uint8 images of one model."""
+
+    def __init__(self, config: Config, generator):
+        self.config, self.generator = config, generator
+
+    def __call__(self, z: np.ndarray, labels=None) -> np.ndarray:
+        """z: (..., z_dim); labels: class ids (...) or label vectors (..., classes); -> (..., H, W, C)."""
+        lead = z.shape[:-1]
+        flat_z = np.asarray(z, np.float32).reshape(-1, z.shape[-1])
+        y = None
+        if self.config.conditional:
+            labels = np.asarray(labels)
+            if labels.shape == lead:
+                y = np.asarray(one_hot(labels.reshape(-1), self.config.num_classes), np.float32)
+            else:
+                y = labels.reshape(-1, self.config.num_classes).astype(np.float32)
+        images = to_uint8(generate(self.generator, self.config, flat_z, y))
+        return images.reshape(lead + images.shape[1:])
+
+    def row_classes(self, rows: int, labels: list[int]) -> np.ndarray | None:
+        """One class per row, cycling through --label (or all classes); None for unconditional models."""
+        if not self.config.conditional:
+            return None
+        return cycling_labels(rows, self.config.num_classes, labels or None)
+
+
+def class_row_labels(classes) -> list[str] | None:
+    return None if classes is None else [f"class {k}" for k in classes]
+
+
+def slerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    """Spherical interpolation row by row (White 2016); exact at t = 0 and 1, linear for parallel rows."""
+    a64, b64 = a.astype(np.float64), b.astype(np.float64)
+    norms = np.linalg.norm(a64, axis=-1) * np.linalg.norm(b64, axis=-1)
+    cos = np.clip(np.sum(a64 * b64, axis=-1) / np.maximum(norms, 1e-12), -1.0, 1.0)
+    omega = np.arccos(cos)[..., None]
+    sin = np.sin(omega)
+    parallel = sin < 1e-6
+    safe = np.where(parallel, 1.0, sin)
+    spherical = np.sin((1 - t) * omega) / safe * a64 + np.sin(t * omega) / safe * b64
+    return np.where(parallel, lerp(a64, b64, t), spherical).astype(np.float32)
+
+
+def lerp(a: np.ndarray, b: np.ndarray, t: float) -> np.ndarray:
+    return (1 - t) * a + t * b
+
+
+def interpolate(draw: Drawer, r: Request, tiles: Tiles | None):
+    """Row i walks from z_a[i] to z_b[i]: pairs of `sample_z(2 * rows)` (grid tiles 2i, 2i+1) or --a/--b tiles."""
+    if tiles is not None:
+        a_ids, b_ids = tiles.ids["a"], tiles.ids["b"]
+        start, end = tiles.z[a_ids], tiles.z[b_ids]
+        classes = tiles.labels[a_ids] if tiles.labels is not None else None
+        if r.labels:
+            classes = draw.row_classes(len(a_ids), r.labels)
+        names = [f"{i}>{j}" for i, j in zip(a_ids, b_ids)]
+    else:
+        rows = r.num or DEFAULT_ROWS
+        z = sample_z(draw.config, 2 * rows, r.seed).numpy()
+        start, end = z[0::2], z[1::2]
+        classes = draw.row_classes(rows, r.labels)
+        names = None
+    ts = np.linspace(0.0, 1.0, r.steps)
+    walk = lerp if r.linear else slerp
+    path = np.stack([walk(start, end, t) for t in ts], axis=1)  # rows x steps x z_dim
+    row_classes = None if classes is None else np.repeat(np.asarray(classes)[:, None], r.steps, axis=1)
+    images = draw(path, row_classes)
+    kind = "linear" if r.linear else "spherical"
+    labels = names or class_row_labels(classes)
+    if names and classes is not None:
+        labels = [f"{n} class {k}" for n, k in zip(names, classes)]
+    sheet = Sheet(images, f"{kind} interpolation, {r.steps} steps", labels, [f"t={t:.2f}" for t in ts])
+    arrays = {"images": images, "z": path, "t": ts}
+    if classes is not None:
+        arrays["labels"] = np.asarray(classes, np.int64)
+    return {"": sheet}, arrays
+
+
+def sweep(draw: Drawer, r: Request, tiles=None):
+    """carpedm20's modes 1-4: per swept dimension d, row i is base z i with z[d] run across its range."""
+    config = draw.config
+    dims = parse_dims(r.dims, config.z_dim)
+    rows = r.num or DEFAULT_ROWS
+    low, high = (-1.0, 1.0) if config.z_dist == "uniform" else (-2.0, 2.0)
+    values = np.linspace(low, high, r.steps, dtype=np.float32)
+    base = sample_z(config, rows, r.seed).numpy()
+    z = np.broadcast_to(base[None, :, None, :], (len(dims), rows, r.steps, config.z_dim)).copy()
+    for i, d in enumerate(dims):
+        z[i, :, :, d] = values
+    classes = draw.row_classes(rows, r.labels)
+    per_tile = None if classes is None else np.broadcast_to(classes[None, :, None], z.shape[:-1])
+    images = draw(z, per_tile)  # dims x rows x steps x H x W x C
+    base_images = draw(base, classes)
+    columns = [f"{v:+.2f}" for v in values]
+    sheets = {"": Sheet(images[:, 0], f"z[d] from {low:+g} to {high:+g}, one row per dimension d",
+                        [f"z[{d}]" for d in dims], [f"z[d]={c}" for c in columns])}
+    for i, d in enumerate(dims):
+        sheets[f"dim{d:03d}"] = Sheet(images[i], f"z[{d}] from {low:+g} to {high:+g}", class_row_labels(classes),
+                                      [f"z[{d}]={c}" for c in columns])
+    arrays = {"images": images, "z": z, "dims": np.asarray(dims), "values": values,
+              "base_z": base, "base_images": base_images}
+    if classes is not None:
+        arrays["labels"] = np.asarray(classes, np.int64)
+    return sheets, arrays
+
+
+def arithmetic(draw: Drawer, r: Request, tiles: Tiles):
+    """Rows a, b, c (exemplars then their mean) and mean(a) - mean(b) + mean(c) with noisy variations."""
+    tiles_z, tiles_labels, groups = tiles.z, tiles.labels, tiles.ids
+    cols = max(len(ids) for ids in groups.values()) + 1
+    means = {name: tiles_z[ids].mean(axis=0) for name, ids in groups.items()}
+    result = means["a"] - means["b"] + means["c"]
+    rng = np.random.default_rng(r.seed)
+    noise = rng.uniform(-ARITHMETIC_NOISE, ARITHMETIC_NOISE, (cols - 1, result.shape[0])).astype(np.float32)
+    result_row = np.concatenate([result[None], result[None] + noise])
+
+    def label_of(ids):
+        return None if tiles_labels is None else int(tiles_labels[ids[0]])
+
+    result_class = r.labels[0] if r.labels else label_of(groups["c"])
+    rows = []
+    for name, ids in groups.items():
+        exemplars = draw(tiles_z[ids], None if tiles_labels is None else tiles_labels[ids])
+        mean = draw(means[name][None], None if tiles_labels is None else np.asarray([label_of(ids)]))
+        blank = np.zeros((cols - 1 - len(ids),) + exemplars.shape[1:], np.uint8)
+        rows.append(np.concatenate([exemplars, blank, mean]))
+    results = draw(result_row, None if result_class is None else np.full(cols, result_class))
+    rows.append(results)
+    names = [f"{name} {','.join(map(str, ids))}" for name, ids in groups.items()] + ["a-b+c"]
+    sheet = Sheet(np.stack(rows), "vector arithmetic: exemplars then their mean; a-b+c then variations", names)
+    arrays = {"images": results, "z": result_row, "mean_a": means["a"], "mean_b": means["b"], "mean_c": means["c"],
+              "ids_a": np.asarray(groups["a"]), "ids_b": np.asarray(groups["b"]), "ids_c": np.asarray(groups["c"]),
+              "sheet": np.stack(rows)}
+    if result_class is not None:
+        arrays["labels"] = np.full(cols, result_class, np.int64)
+    return {"": sheet}, arrays
+
+
+def class_morph(draw: Drawer, r: Request, tiles=None):
+    """Fixed z per row; the label vector blends through --label classes (default: row i from i to i+1)."""
+    k = draw.config.num_classes
+    rows = r.num or (DEFAULT_ROWS if r.labels else k)
+    paths = [list(r.labels)] * rows if r.labels else [[i % k, (i + 1) % k] for i in range(rows)]
+    segments = len(paths[0]) - 1
+    positions = np.linspace(0.0, segments, (r.steps - 1) * segments + 1)
+    eye = np.eye(k, dtype=np.float32)
+    y = np.zeros((rows, len(positions), k), np.float32)
+    for i, path in enumerate(paths):
+        for j, s in enumerate(positions):
+            seg = min(int(s), segments - 1)
+            frac = np.float32(s - seg)
+            y[i, j] = (1 - frac) * eye[path[seg]] + frac * eye[path[seg + 1]]
+    z = np.repeat(sample_z(draw.config, rows, r.seed).numpy()[:, None], len(positions), axis=1)
+    images = draw(z, y)
+    sheet = Sheet(images, "fixed z per row, label vector blended between classes",
+                  ["".join(f"{c}>" for c in p)[:-1] for p in paths], [f"class {s:.2f}" for s in positions])
+    return {"": sheet}, {"images": images, "z": z[:, 0], "label_vectors": y, "paths": np.asarray(paths)}
+
+
+MODE_BUILDERS = {"interpolate": interpolate, "sweep": sweep, "arithmetic": arithmetic, "class-morph": class_morph}
+
+
+# --- Writing ------------------------------------------------------------------------------------
+
+def write(out: Path, sheets: dict[str, Sheet], arrays: dict, scale: int) -> list[Path]:
+    """The main sheet at `out`, the others beside it as OUT_TAG.ext; a .npz holds all the arrays."""
+    suffix = out.suffix.lower()
+    if suffix == ".npz":
+        return [save_npz(out, **arrays)]
+    written = []
+    for tag, sheet in sheets.items():
+        path = out.with_name(f"{out.stem}_{tag}{out.suffix}") if tag else out
+        if suffix == ".gif":
+            written.append(save_gif(path, render_frames(sheet, scale), FRAME_MS))
+        else:
+            written.append(save_png(path, render_sheet(sheet, scale)))
+    return written
+
+
+def render_sheet(sheet: Sheet, scale: int) -> np.ndarray:
+    rows, cols, h = sheet.tiles.shape[:3]
+    image = upscale(grid(sheet.tiles.reshape((rows * cols,) + sheet.tiles.shape[2:]), rows=rows, cols=cols), scale)
+    return add_title(add_row_labels(image, sheet.row_labels, (h + 1) * scale), sheet.title)
+
+
+def render_frames(sheet: Sheet, scale: int) -> list[np.ndarray]:
+    """Column k of every row, gathered into one grid per frame; there and back, for a seamless loop."""
+    frames = [add_title(upscale(grid(sheet.tiles[:, k]), scale), sheet.col_labels[k])
+              for k in range(sheet.tiles.shape[1])]
+    return frames + frames[-2:0:-1]

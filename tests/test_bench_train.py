@@ -1,0 +1,28 @@
+"""`dcgan bench train` runs the real step and writes every figure; no timing is asserted."""
+
+import json
+
+import pytest
+
+from conftest import run_cli
+
+KEYS = {"ms_per_step", "images_per_s", "step_gflop", "gflops_per_s", "matmul_gflops_per_s",
+        "fraction_of_peak", "input_wait_fraction"}
+
+
+@pytest.mark.slow  # about a minute on a quiet 2-core machine: model building, tracing, matmul rounds
+def test_bench_train_writes_the_figures(data_root, tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    code, stdout, err = run_cli(["bench", "train", "--model", "mnist", "--precision", "float32", "--no-jit",
+                                 "--batch-size", "4", "--steps", "2", "--json", out], capsys)
+    assert code == 0, err
+    (result,) = json.loads(out.read_text())
+    assert KEYS <= set(result)
+    assert result["step_gflop"] > 0 and result["ms_per_step"] > 0 and 0 <= result["input_wait_fraction"] < 1
+    assert result["traces"] == 1  # the step never retraces
+    assert "GFLOP/s" in stdout
+
+
+def test_bench_train_rejects_a_bad_batch_size(capsys):
+    code, _, err = run_cli(["bench", "train", "--batch-size", "0"], capsys)
+    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1

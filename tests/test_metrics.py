@@ -1,0 +1,88 @@
+"""The metric functions against answers known in closed form. Pure numpy, fast."""
+
+import numpy as np
+import pytest
+
+from dcgan_cli import metrics
+
+
+def gaussian(n, mean, std, seed):
+    return np.random.default_rng(seed).normal(mean, std, size=(n, len(mean)))
+
+
+def test_fid_of_identical_sets_is_zero():
+    feats = gaussian(500, [0.0] * 8, [1.0] * 8, seed=1)
+    assert metrics.fid(feats, feats) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_frechet_distance_matches_the_closed_form_for_diagonal_covariances():
+    mu1, mu2 = np.array([0.0, 1.0, -2.0]), np.array([1.0, 1.0, 0.5])
+    var1, var2 = np.array([1.0, 4.0, 0.25]), np.array([9.0, 1.0, 0.25])
+    # Diagonal: Tr(S1 + S2 - 2 (S1 S2)^1/2) = sum (s1 - s2)^2 over the standard deviations.
+    by_hand = np.sum((mu1 - mu2) ** 2) + np.sum((np.sqrt(var1) - np.sqrt(var2)) ** 2)
+    assert by_hand == pytest.approx(1 + 6.25 + 4 + 1)
+    assert metrics.frechet_distance(mu1, np.diag(var1), mu2, np.diag(var2)) == pytest.approx(by_hand, rel=1e-10)
+
+
+def test_frechet_distance_handles_non_commuting_covariances():
+    rng = np.random.default_rng(0)
+    a, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 4))
+    s1, s2 = a @ a.T, b @ b.T
+    # The reference: eigenvalues of S1 S2 are real and non-negative, Tr sqrt = sum of their roots.
+    expected = np.trace(s1) + np.trace(s2) - 2 * np.sum(np.sqrt(np.linalg.eigvals(s1 @ s2).real))
+    assert metrics.frechet_distance(np.zeros(4), s1, np.zeros(4), s2) == pytest.approx(expected, rel=1e-8)
+
+
+def test_fid_of_samples_from_two_gaussians_approaches_the_closed_form():
+    a = gaussian(20000, [0.0, 0.0], [1.0, 2.0], seed=2)
+    b = gaussian(20000, [1.0, 0.0], [2.0, 2.0], seed=3)
+    assert metrics.fid(a, b) == pytest.approx(1.0 + 1.0, rel=0.05)
+
+
+def test_kid_of_two_samples_of_one_set_is_about_zero_and_detects_a_shift():
+    same_a = gaussian(2000, [0.0] * 16, [1.0] * 16, seed=4)
+    same_b = gaussian(2000, [0.0] * 16, [1.0] * 16, seed=5)
+    mean, std = metrics.kid(same_a, same_b, subsets=20, subset_size=500)
+    assert abs(mean) < 0.01 and std >= 0
+    shifted = gaussian(2000, [1.0] * 16, [1.0] * 16, seed=6)
+    assert metrics.kid(same_a, shifted, subsets=20, subset_size=500)[0] > 0.1
+
+
+def test_kid_subset_size_shrinks_to_the_smaller_set():
+    mean, _ = metrics.kid(gaussian(50, [0.0] * 4, [1.0] * 4, 7), gaussian(80, [0.0] * 4, [1.0] * 4, 8), subsets=3)
+    assert np.isfinite(mean)
+
+
+def test_inception_score_of_uniform_and_of_confident_predictions():
+    uniform = np.full((1000, 10), 0.1)
+    assert metrics.inception_score(uniform)[0] == pytest.approx(1.0)
+    confident = np.eye(10)[np.arange(1000) % 10]  # one-hot, every class equally often
+    mean, std = metrics.inception_score(confident, splits=10)
+    assert mean == pytest.approx(10.0) and std == pytest.approx(0.0, abs=1e-9)
+
+
+def test_precision_recall_of_a_set_against_itself_is_one():
+    feats = gaussian(300, [0.0] * 5, [1.0] * 5, seed=9)
+    assert metrics.precision_recall(feats, feats, k=3) == (1.0, 1.0)
+
+
+def test_precision_recall_separates_far_apart_sets(monkeypatch):
+    monkeypatch.setattr(metrics, "DISTANCE_BATCH", 7)  # batching must not change the answer
+    real = gaussian(100, [0.0] * 3, [1.0] * 3, seed=10)
+    fake = np.concatenate([real[:50] + 1e-6, gaussian(50, [100.0] * 3, [1.0] * 3, seed=11)])
+    precision, recall = metrics.precision_recall(real, fake, k=3)
+    assert precision == pytest.approx(0.5)
+    # Recall by brute force: a real point counts if some fake's 3rd-nearest-fake ball holds it.
+    fake_fake = np.linalg.norm(fake[:, None] - fake[None], axis=-1)
+    radii = np.sort(fake_fake, axis=1)[:, 3]
+    real_fake = np.linalg.norm(real[:, None] - fake[None], axis=-1)
+    assert recall == pytest.approx(np.mean(np.any(real_fake <= radii[None], axis=1)))
+    assert recall < 1.0
+
+
+def test_label_accuracy_overall_and_per_class():
+    target = np.array([0, 0, 1, 1, 2, 2])
+    pred = np.array([0, 1, 1, 1, 0, 0])
+    overall, per_class = metrics.label_accuracy(pred, target, num_classes=4)
+    assert overall == pytest.approx(0.5)
+    assert per_class[:3].tolist() == [0.5, 1.0, 0.0] and np.isnan(per_class[3])
