@@ -62,8 +62,13 @@ def to_training_image(image: tf.Tensor, image_size: int, crop: int | None = None
     crop=N is carpedm20's celebA treatment: the centre N x N, then resized.
     """
     square = centre_crop(image, crop)
-    # Antialiasing matters: LSUN's 256 px images shrink 4x to 64 px.
-    resized = tf.image.resize(square, (image_size, image_size), method="bilinear", antialias=True)
+    size = (image_size, image_size)
+    # Shrinking (LSUN's 256 px to 64 px, 4x) needs antialiasing. Area averaging is the box filter,
+    # exact for integer factors, and a third of the CPU time of antialiased bilinear (0.12 vs 0.4 ms
+    # per LSUN image, where the WebP decode itself takes 0.75 ms). Growing uses bilinear.
+    resized = tf.cond(tf.shape(square)[0] >= image_size,
+                      lambda: tf.image.resize(square, size, method="area"),
+                      lambda: tf.image.resize(square, size, method="bilinear"))
     return tf.clip_by_value(resized / 127.5 - 1.0, -1.0, 1.0)
 
 

@@ -20,6 +20,7 @@ from dcgan_cli.errors import TrainingStopped, UserError
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 DEFAULTS = Config()
+CHECKPOINT_HELP = "A run directory (its latest checkpoint), RUN/best (lowest FID), RUN/ckpt, or RUN/ckpt/ckpt-N."
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -58,6 +59,11 @@ def training_options(command):
         click.option("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, show_default=True, help="Steps between checkpoints."),
         click.option("--log-every", type=int, default=DEFAULTS.log_every, show_default=True, help="Steps between TensorBoard scalars."),
         click.option("--keep", type=int, default=DEFAULTS.keep, show_default=True, help="Checkpoints to keep."),
+        click.option("--eval-every", type=int, default=None,
+                     help="Steps between sample-quality evaluations (FID, KID, IS, precision/recall, label accuracy "
+                     "in TensorBoard); the best checkpoint by FID is kept in RUN/best [default: never]."),
+        click.option("--eval-samples", type=int, default=DEFAULTS.eval_samples, show_default=True,
+                     help="Samples per --eval-every evaluation."),
         click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
                      default=DEFAULTS.precision, show_default=True,
                      help="auto: mixed_float16 on a GPU, float32 on a CPU."),
@@ -76,7 +82,8 @@ def training_options(command):
 
 
 # Options that only change the schedule or bookkeeping: a resumed run may change these.
-SCHEDULE_OPTIONS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every", "keep", "precision", "jit", "data_dir")
+SCHEDULE_OPTIONS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every", "keep", "eval_every",
+                    "eval_samples", "precision", "jit", "data_dir")
 
 
 def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
@@ -189,7 +196,7 @@ def train_folder(ctx, out, resume, channels, **options):
 
 @cli.command()
 @click.option("--checkpoint", required=True, type=click.Path(),
-              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+              help=CHECKPOINT_HELP)
 @click.option("--mode", type=click.Choice(["grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph"]),
               default=None, help="What to draw [default: grid]; see README 'Visualising a run'.")
 @click.option("--num", type=int, default=None,
@@ -241,7 +248,7 @@ def movie(run_dir, out):
 
 @cli.command()
 @click.option("--checkpoint", required=True, type=click.Path(),
-              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+              help=CHECKPOINT_HELP)
 @click.option("--layer", type=int, default=0, show_default=True,
               help="D's layer: 0 shows its filters; deeper layers the real images that excite chosen channels most.")
 @click.option("--channels", default=None, help="Deeper layers: channels to show, e.g. 0,3,7 [default: the first 8].")
@@ -357,7 +364,7 @@ def download_mnist_command(dest):
 
 @cli.command("evaluate")
 @click.option("--checkpoint", required=True, type=click.Path(),
-              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+              help=CHECKPOINT_HELP)
 @click.option("--num", type=int, default=10000, show_default=True, help="Samples drawn (and real images in the baseline).")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the flat results to this file.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Where the real images are [default: the run's].")
@@ -388,7 +395,7 @@ def train_classifier_command(data_dir, retrain):
 
 @cli.command("probe")
 @click.option("--checkpoint", required=True, type=click.Path(),
-              help="A run directory (its latest checkpoint), RUN/ckpt, or RUN/ckpt/ckpt-N.")
+              help=CHECKPOINT_HELP)
 @click.option("--labels", type=click.Choice(["100", "1000"]), default="100", show_default=True,
               help="Labelled training images the linear classifiers learn from.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder holding MNIST [default: the run's].")

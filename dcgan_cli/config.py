@@ -56,6 +56,8 @@ class Config:
     checkpoint_every: int = 200
     log_every: int = 50
     keep: int = 3
+    eval_every: int | None = None  # steps between sample-quality evaluations; None: never
+    eval_samples: int = 2000  # samples per evaluation (dcgan evaluate's reported figures use 10,000)
 
     # Speed: `auto` is resolved at start-up (see dcgan_cli.precision) and the resolved value is what
     # config.json records.
@@ -81,6 +83,10 @@ class Config:
                 raise UserError(f"{flag} must be a positive integer, got {value}")
         if self.max_steps is not None and self.max_steps <= 0:
             raise UserError(f"--max-steps must be a positive integer, got {self.max_steps}")
+        if self.eval_every is not None and self.eval_every <= 0:
+            raise UserError(f"--eval-every must be a positive integer, got {self.eval_every}")
+        if self.eval_samples < 8:
+            raise UserError(f"--eval-samples must be at least 8 (2000 is the default), got {self.eval_samples}")
         if self.limit is not None and self.limit <= 0:
             raise UserError(f"--limit must be a positive integer, got {self.limit}")
         if not self.lr > 0:

@@ -46,6 +46,12 @@ class Progress:
         self.stream.write(("\r" + line + "\x1b[K") if self.tty else line + "\n")
         self.stream.flush()
 
+    def clear(self) -> None:
+        """Clear the redrawn line, so another message prints on a clean line (the next update redraws)."""
+        if self.tty:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
     def close(self) -> None:
         if self.tty:
             self.stream.write("\n")

@@ -4,6 +4,7 @@
     RUN/ckpt/ckpt-N.*      tf.train.CheckpointManager files (G, D, both optimizers, step)
     RUN/samples/step_N.png fixed-z sample grids
     RUN/logs/              TensorBoard event files
+    RUN/best/ckpt-N.*      the checkpoint with the lowest FID (--eval-every), and best/metrics.json
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dcgan_cli.errors import UserError
 CKPT_DIR = "ckpt"
 SAMPLES_DIR = "samples"
 LOGS_DIR = "logs"
+BEST_DIR = "best"
 
 
 def default_run_dir(dataset: str, conditional: bool) -> Path:
@@ -49,11 +51,14 @@ def prepare(run_dir: Path, resume: bool) -> bool:
 
 
 def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, str]:
-    """RUN, RUN/ckpt or RUN/ckpt/ckpt-N -> (run directory, checkpoint prefix)."""
+    """RUN, RUN/ckpt, RUN/best or RUN/{ckpt,best}/ckpt-N -> (run directory, checkpoint prefix)."""
     path = Path(path)
     if path.is_dir():
-        run_dir = path.parent if path.name == CKPT_DIR and not (path / CONFIG_FILE).exists() else path
-        prefix = tf.train.latest_checkpoint(str(run_dir / CKPT_DIR))
+        if path.name in (CKPT_DIR, BEST_DIR) and not (path / CONFIG_FILE).exists():
+            run_dir, folder = path.parent, path
+        else:
+            run_dir, folder = path, path / CKPT_DIR
+        prefix = tf.train.latest_checkpoint(str(folder))
         if prefix is None:
             raise UserError(f"no checkpoint in {path}; point --checkpoint at a run directory made by `dcgan train`")
         return run_dir, prefix

@@ -16,8 +16,9 @@ import tensorflow as tf
 
 from dcgan_cli import distribute
 from dcgan_cli import run_dir as runs
+from dcgan_cli.best_checkpoint import BestCheckpoint
 from dcgan_cli.config import Config
-from dcgan_cli.datasets import training_data
+from dcgan_cli.datasets import skipped_records, training_data
 from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.images import grid, save_png, to_uint8
 from dcgan_cli.losses import get_loss
@@ -28,6 +29,8 @@ from dcgan_cli.train_step import TrainStep
 
 PROGRESS_EVERY = 10  # steps between progress-line redraws (no host sync involved)
 SAMPLE_GRID_SIZE = 64  # unconditional grids are 8x8; conditional ones 10 rows (one per class) x 8
+EVAL_SCALARS = ("fid", "kid", "inception_score", "precision", "recall", "label_accuracy")
+DATA_FAILED_EXIT = 5
 
 
 @dataclass
@@ -149,6 +152,14 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     metrics: dict = {}
     last_saved = restored
     step = start_step
+    is_chief = out_dir == run_dir
+    best = BestCheckpoint(trainer.checkpoint, run_dir) if config.eval_every and is_chief else None
+    evaluator = None
+    skipped_reported = skipped_records()
+
+    def note(message):
+        progress.clear()
+        log(message)
 
     def flush(step):
         """Read the metric sums (the one host sync), check them, log them."""
@@ -172,23 +183,75 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
         flush(step)  # never save a checkpoint with NaN weights
         last_saved = trainer.manager.save(checkpoint_number=step)
 
+    def report_skipped(step):
+        """Undecodable records (LSUN, folders): logged at each epoch's end, and in TensorBoard."""
+        nonlocal skipped_reported
+        if config.dataset == "mnist":
+            return
+        skipped = skipped_records()
+        with writer.as_default():
+            tf.summary.scalar("data/skipped_records", skipped, step=step)
+        if skipped > skipped_reported or step % steps_per_epoch == 0:
+            note(f"epoch {-(-step // steps_per_epoch)}: {skipped - skipped_reported} undecodable records skipped "
+                 f"({skipped} since start-up)")
+        skipped_reported = skipped
+
+    def evaluate(step):
+        """--eval-every: sample quality in TensorBoard, and RUN/best when FID improves."""
+        nonlocal evaluator
+        if evaluator is None:
+            from dcgan_cli.evaluate import evaluator as make_evaluator
+
+            evaluator = make_evaluator(config, config.data_dir, num=config.eval_samples, log=note)
+        results = evaluator(trainer.generator)
+        with writer.as_default():
+            for name in EVAL_SCALARS:
+                if name in results:
+                    tf.summary.scalar(f"eval/{name}", results[name], step=step)
+        improved = best.offer(step, results)
+        shown = ", ".join(f"{name} {results[name]:.4g}" for name in EVAL_SCALARS if name in results)
+        note(f"step {step} evaluation ({config.eval_samples} samples): {shown}"
+             + (f"; best FID so far, saved to {best.dir}" if improved else f"; best FID remains {best.fid:.4g}"))
+
+    def next_batch():
+        try:
+            return next(iterator)
+        except tf.errors.OpError as exc:
+            # The pipelines drop unreadable records; this is a source that stopped answering at all.
+            text = str(exc)
+            reason = ("no record of a whole epoch could be read" if "no record of a whole epoch" in text
+                      else text.strip().splitlines()[0][:160])
+            if step > start_step:
+                save(step)
+            saved = f"the last checkpoint is {last_saved}" if last_saved else "no checkpoint yet"
+            raise TrainingStopped(f"the training data failed at step {step} ({reason}); {saved}; "
+                                  f"check --data-dir, then continue with --resume", exit_code=DATA_FAILED_EXIT) from None
+
     iterator = iter(distribute.distribute_batches(trainer.strategy, dataset, config.batch_size))
     try:
         while step < total:
-            trainer.train_step(next(iterator))
+            trainer.train_step(next_batch())
             step += 1
             if step % config.log_every == 0:
                 flush(step)
             elif step % PROGRESS_EVERY == 0:
                 progress.update(step)
+            if step % steps_per_epoch == 0:
+                report_skipped(step)
             if step % config.sample_every == 0:
                 trainer.write_samples(step, writer)
             if step % config.checkpoint_every == 0:
                 save(step)
+            if best and step % config.eval_every == 0:
+                evaluate(step)
         if last_saved is None or not last_saved.endswith(f"-{step}"):
             save(step)
             if step % config.sample_every:
                 trainer.write_samples(step, writer)
+        if step % steps_per_epoch:
+            report_skipped(step)
+        if best and step % config.eval_every and step > start_step:
+            evaluate(step)
     except KeyboardInterrupt:
         # The signal lands between steps (TensorFlow finishes the running op first), so the
         # variables are consistent: save them, unless they are NaN (save() checks).

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import pytest
@@ -86,3 +87,39 @@ def test_download_offline(tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("DCGAN_LSUN_URL", f"http://127.0.0.1:{port}/")
     code, _, err = run_cli(["download", "lsun", "--category", "bedroom", "--split", "val", "--dest", tmp_path], capsys)
     one_line_error(code, err, "offline")
+
+
+def test_train_lsun_reports_skipped_records_each_epoch(lsun_dir, tmp_path, capsys):
+    from dcgan_cli.plots import read_scalars
+
+    out = tmp_path / "run"
+    # 24 records, batch 8: 3 steps per epoch, so 7 steps cover two epochs and a bit of the third.
+    code, _, err = run_cli(["train", "lsun", "--data-dir", lsun_dir, "--out", out, "--max-steps", 7,
+                            "--image-size", 32, "--width", 16, "--batch-size", 8], capsys)
+    assert code == 0, err
+    reports = re.findall(r"epoch (\d+): (\d+) undecodable records skipped \((\d+) since start-up\)", err)
+    assert [epoch for epoch, _, _ in reports] == ["1", "2", "3"], err
+    assert int(reports[0][1]) >= 1  # the one damaged record
+    steps, values = read_scalars(out / "logs")["data/skipped_records"]
+    assert list(steps) == [3, 6, 7] and values[-1] >= 2  # damaged once per epoch read
+
+
+def test_data_source_failing_mid_run_is_one_line_and_saves(lsun_dir, tmp_path, capsys, monkeypatch):
+    from dcgan_cli.datasets.lsun import LmdbReader
+
+    out = tmp_path / "run"
+    code, _, err = run_cli(["train", "lsun", "--data-dir", lsun_dir, "--out", out, "--max-steps", 3,
+                            "--image-size", 32, "--width", 16, "--batch-size", 8], capsys)
+    assert code == 0, err
+
+    def disk_gone(self, keys):
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(LmdbReader, "values", disk_gone)  # after the start-up probe, every read fails
+    code, _, err = run_cli(["train", "lsun", "--data-dir", lsun_dir, "--out", out, "--max-steps", 6, "--resume"],
+                           capsys)
+    lines = [line for line in err.splitlines() if line.startswith(("stopped:", "Traceback", "error:"))]
+    assert code == 5, err
+    assert len(lines) == 1 and "training data failed at step 3" in lines[0] and "--resume" in lines[0], err
+    assert "Traceback" not in err
+    assert list((out / "ckpt").glob("ckpt-3*"))  # the run is intact

@@ -211,3 +211,36 @@ def test_rgb_runs_are_measured_in_random_features(tmp_path):
     results = evaluator(config, num=20)(generator)
     assert {"fid", "kid", "kid_std", "precision", "recall"} == set(results)  # no classifier: no IS, no labels
     assert results["fid"] > 0
+
+
+def test_train_with_eval_every_logs_metrics_and_keeps_the_best(classifier, mnist_dir, tmp_path, capsys):
+    from dcgan_cli.plots import read_scalars
+
+    run = tmp_path / "run"
+    args = ["train", "mnist", "--conditional", "--data-dir", mnist_dir, "--out", run, "--batch-size", 32,
+            "--eval-every", 20, "--eval-samples", 200, "--log-every", 10, "--checkpoint-every", 1000]
+    code, _, err = run_cli(args + ["--max-steps", 60], capsys)
+    assert code == 0, err
+    assert err.count("evaluation (200 samples): fid") == 3, err
+
+    steps, fids = read_scalars(run / "logs")["eval/fid"]
+    assert list(steps) == [20, 40, 60]
+    for name in ("eval/kid", "eval/inception_score", "eval/precision", "eval/recall", "eval/label_accuracy"):
+        assert list(read_scalars(run / "logs")[name][0]) == [20, 40, 60], name
+    best = json.loads((run / "best" / "metrics.json").read_text())
+    assert best["step"] == steps[int(np.argmin(fids))]
+    assert np.isclose(best["fid"], fids.min(), rtol=1e-5)
+    assert list((run / "best").glob(f"ckpt-{best['step']}.index"))  # only the best one kept
+    assert len(list((run / "best").glob("ckpt-*.index"))) == 1
+
+    # RUN/best is a checkpoint like any other.
+    code, _, err = run_cli(["sample", "--checkpoint", run / "best", "--out", tmp_path / "best.png"], capsys)
+    assert code == 0 and (tmp_path / "best.png").exists(), err
+
+    # Resuming keeps the FID to beat: best/ changes only if a later evaluation is lower.
+    code, _, err = run_cli(args + ["--max-steps", 80, "--resume"], capsys)
+    assert code == 0, err
+    after = json.loads((run / "best" / "metrics.json").read_text())
+    new_steps, new_fids = read_scalars(run / "logs")["eval/fid"]
+    assert list(new_steps) == [20, 40, 60, 80]
+    assert after["step"] == new_steps[int(np.argmin(new_fids))]
