@@ -55,6 +55,8 @@ def training_options(command):
         click.option("--d-steps", type=int, default=DEFAULTS.d_steps, show_default=True, help="D updates per batch."),
         click.option("--g-steps", type=int, default=DEFAULTS.g_steps, show_default=True, help="G updates per batch (same z)."),
         click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed for data order, z and initial weights."),
+        click.option("--ema", type=float, default=DEFAULTS.ema, show_default=True,
+                     help="Sample and evaluate with a moving average of G's weights of this decay (e.g. 0.999); 0: off."),
         click.option("--sample-every", type=int, default=DEFAULTS.sample_every, show_default=True, help="Steps between sample grids."),
         click.option("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, show_default=True, help="Steps between checkpoints."),
         click.option("--log-every", type=int, default=DEFAULTS.log_every, show_default=True, help="Steps between TensorBoard scalars."),

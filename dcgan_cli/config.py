@@ -50,6 +50,7 @@ class Config:
     d_steps: int = 1
     g_steps: int = 2
     seed: int = 0
+    ema: float = 0.0  # decay of the moving average of G's weights that samples and evaluates; 0: none
 
     # Bookkeeping.
     sample_every: int = 200
@@ -91,6 +92,8 @@ class Config:
             raise UserError(f"--limit must be a positive integer, got {self.limit}")
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
+        if not 0 <= self.ema < 1:
+            raise UserError(f"--ema must be in [0, 1) (0 turns it off; 0.999 is typical), got {self.ema}")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
         if self.z_dist not in ("uniform", "normal"):

@@ -87,7 +87,8 @@ def plot_run(run, out=None, echo=print) -> Path:
     scalars = read_scalars(run / runs.LOGS_DIR)
     if not scalars:
         raise UserError(f"{run / runs.LOGS_DIR} holds no logged scalars yet; train past --log-every steps, then plot")
-    metrics = sorted(t for t in scalars if t not in LOSS_TAGS + D_TAGS)
+    # time/* (training time beside each evaluation) is the x axis of benchmarks/quality_curve.py, not a metric.
+    metrics = sorted(t for t in scalars if t not in LOSS_TAGS + D_TAGS and not t.startswith("time/"))
     panels = [("losses", [t for t in LOSS_TAGS if t in scalars]), ("mean D output", [t for t in D_TAGS if t in scalars])]
     panels = [p for p in panels if p[1]] + [(t, [t]) for t in metrics]
 

@@ -33,8 +33,10 @@ def load_generator(checkpoint) -> tuple[Config, tf.keras.Model, int]:
     except ValueError as exc:
         raise UserError(f"{run_dir}/config.json describes no buildable model ({exc}); restore the run's config.json") from None
     step = tf.Variable(0, dtype=tf.int64)
+    # A run trained with --ema samples with the average of G's weights, kept as generator_ema.
+    name = "generator_ema" if config.ema else "generator"
     try:
-        status = tf.train.Checkpoint(generator=generator, step=step).restore(prefix)
+        status = tf.train.Checkpoint(**{name: generator}, step=step).restore(prefix)
         status.expect_partial()
         status.assert_existing_objects_matched()
     except (ValueError, AssertionError, tf.errors.OpError) as exc:

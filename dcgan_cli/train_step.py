@@ -38,7 +38,7 @@ class TrainStep:
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, *, step,
                  z_dim, z_dist, seed, global_batch_size, conditional, d_steps=1, g_steps=2,
-                 strategy=None, jit=False):
+                 strategy=None, jit=False, weight_average=None):
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.loss = loss
@@ -48,6 +48,7 @@ class TrainStep:
         self.conditional = conditional
         self.d_steps, self.g_steps = d_steps, g_steps
         self.strategy = strategy or tf.distribute.get_strategy()
+        self.weight_average = weight_average  # dcgan_cli.ema.WeightAverage, or None
         # Sums since the last read, so the host reads metrics every log interval, not every step.
         self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}") for name in METRIC_NAMES}
         self.count = tf.Variable(0.0, trainable=False, name="metric_count")
@@ -104,6 +105,8 @@ class TrainStep:
         for name, value in metrics.items():
             self.sums[name].assign_add(value)
         self.count.assign_add(1.0)
+        if self.weight_average is not None:  # once per step, after G's updates, on every replica alike
+            self.weight_average.update(self.step)
         self.step.assign_add(1)
 
     def __call__(self, batch):

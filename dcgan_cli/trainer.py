@@ -7,10 +7,10 @@ an update lives in train_step.py. Metrics reach the host once per log interval, 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -19,9 +19,11 @@ from dcgan_cli import run_dir as runs
 from dcgan_cli.best_checkpoint import BestCheckpoint
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import skipped_records, training_data
+from dcgan_cli.ema import WeightAverage
 from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.images import grid, save_png, to_uint8
 from dcgan_cli.losses import get_loss
+from dcgan_cli.optimizer import make_optimizer
 from dcgan_cli.precision import dtype_policy, resolve_jit, resolve_precision
 from dcgan_cli.progress import Progress
 from dcgan_cli.sampling import build_for_config, cycling_labels, generate, one_hot, sample_z
@@ -41,12 +43,6 @@ class TrainResult:
     checkpoint: str | None
 
 
-def make_optimizer(config: Config, precision: str):
-    optimizer = keras.optimizers.Adam(learning_rate=config.lr, beta_1=config.beta1)
-    # float16 gradients underflow without loss scaling; bfloat16 has float32's range and needs none.
-    return keras.optimizers.LossScaleOptimizer(optimizer) if precision == "mixed_float16" else optimizer
-
-
 class Trainer:
     """Everything one run needs, built under the strategy's scope."""
 
@@ -60,22 +56,30 @@ class Trainer:
         with self.strategy.scope(), dtype_policy(self.precision):
             sync_bn = self.strategy.num_replicas_in_sync > 1 and config.extra.get("sync_bn", True)
             self.generator, self.discriminator = build_for_config(config, synchronized_bn=sync_bn)
-            self.g_optimizer = make_optimizer(config, self.precision)
-            self.d_optimizer = make_optimizer(config, self.precision)
+            # What samples, evaluates and goes to `dcgan sample`: G itself, or the average of its weights.
+            self.weight_average = None
+            self.sampler = self.generator
+            if config.ema:
+                self.sampler, _ = build_for_config(config, synchronized_bn=sync_bn)
+                self.weight_average = WeightAverage(self.generator, self.sampler, config.ema)
+            self.g_optimizer = make_optimizer(config.lr, config.beta1, self.precision)
+            self.d_optimizer = make_optimizer(config.lr, config.beta1, self.precision)
             # Create the optimizer slots now, so a restore fills them instead of deferring.
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
+            averaged = {"generator_ema": self.sampler} if config.ema else {}
             self.checkpoint = tf.train.Checkpoint(
                 generator=self.generator, discriminator=self.discriminator,
-                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step)
+                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, **averaged)
             self.manager = tf.train.CheckpointManager(
                 self.checkpoint, str(self.run_dir / runs.CKPT_DIR), max_to_keep=config.keep, checkpoint_name="ckpt")
             self.train_step = TrainStep(
                 self.generator, self.discriminator, self.g_optimizer, self.d_optimizer, get_loss(config.loss),
                 step=self.step, z_dim=config.z_dim, z_dist=config.z_dist, seed=config.seed,
                 global_batch_size=config.batch_size, conditional=config.conditional,
-                d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit)
+                d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit,
+                weight_average=self.weight_average)
         self.fixed_z, self.fixed_labels, self.grid_rows = self._fixed_samples()
 
     def _fixed_samples(self):
@@ -100,7 +104,7 @@ class Trainer:
         return latest
 
     def sample_grid(self) -> np.ndarray:
-        images = to_uint8(generate(self.generator, self.config, self.fixed_z, self.fixed_labels))
+        images = to_uint8(generate(self.sampler, self.config, self.fixed_z, self.fixed_labels))
         return grid(images, rows=self.grid_rows)
 
     def write_samples(self, step: int, writer) -> None:
@@ -156,6 +160,9 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     best = BestCheckpoint(trainer.checkpoint, run_dir) if config.eval_every and is_chief else None
     evaluator = None
     skipped_reported = skipped_records()
+    # Training time without the evaluations, for metric-vs-cost curves (since this process started).
+    started = (time.perf_counter(), time.process_time())
+    eval_cost = [0.0, 0.0]
 
     def note(message):
         progress.clear()
@@ -199,19 +206,24 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     def evaluate(step):
         """--eval-every: sample quality in TensorBoard, and RUN/best when FID improves."""
         nonlocal evaluator
+        before = (time.perf_counter(), time.process_time())
         if evaluator is None:
             from dcgan_cli.evaluate import evaluator as make_evaluator
 
             evaluator = make_evaluator(config, config.data_dir, num=config.eval_samples, log=note)
-        results = evaluator(trainer.generator)
+        results = evaluator(trainer.sampler)
         with writer.as_default():
             for name in EVAL_SCALARS:
                 if name in results:
                     tf.summary.scalar(f"eval/{name}", results[name], step=step)
+            tf.summary.scalar("time/train_wall_s", before[0] - started[0] - eval_cost[0], step=step)
+            tf.summary.scalar("time/train_cpu_s", before[1] - started[1] - eval_cost[1], step=step)
         improved = best.offer(step, results)
         shown = ", ".join(f"{name} {results[name]:.4g}" for name in EVAL_SCALARS if name in results)
         note(f"step {step} evaluation ({config.eval_samples} samples): {shown}"
              + (f"; best FID so far, saved to {best.dir}" if improved else f"; best FID remains {best.fid:.4g}"))
+        eval_cost[0] += time.perf_counter() - before[0]
+        eval_cost[1] += time.process_time() - before[1]
 
     def next_batch():
         try:

@@ -168,3 +168,20 @@ def test_source_failing_mid_run_raises_instead_of_hanging(tmp_path, monkeypatch)
     dataset, _ = training_data(config(data_dir=str(tmp_path)), 0)
     with pytest.raises(tf.errors.InvalidArgumentError, match="no record of a whole epoch"):
         next(iter(dataset))
+
+
+def test_shrinking_averages_blocks_and_enlarging_interpolates():
+    import tensorflow as tf
+
+    from dcgan_cli.datasets.images import to_training_image
+
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, 256, (96, 128, 3)).astype(np.uint8)  # centre square: columns 16..111
+    shrunk = to_training_image(tf.constant(image), 24).numpy()
+    square = image[:, 16:112].astype(np.float64)
+    blocks = square.reshape(24, 4, 24, 4, 3).mean(axis=(1, 3))  # the box filter: each 4x4 block's mean
+    np.testing.assert_allclose(shrunk, blocks / 127.5 - 1.0, atol=1e-5)
+
+    small = np.array([[0, 255], [255, 0]], np.uint8)[:, :, None]
+    grown = to_training_image(tf.constant(small), 4).numpy()[:, :, 0]
+    assert grown.min() >= -1 and grown.max() <= 1 and len(np.unique(np.round(grown, 4))) > 2  # not blocky

@@ -140,9 +140,11 @@ def test_plot_and_movie(run, tmp_path, capsys):
     # An evaluation metric in its own folder of logs joins the plot as its own panel.
     with tf.summary.create_file_writer(str(copy / "logs" / "eval")).as_default():
         tf.summary.scalar("fid", 123.0, step=60)
+    with tf.summary.create_file_writer(str(copy / "logs")).as_default():  # --eval-every's clock: not a panel
+        tf.summary.scalar("time/train_wall_s", 12.0, step=60)
     code, out, err = run_cli(["plot", "--run", copy, "--out", tmp_path / "losses.png"], capsys)
     assert code == 0, err
-    assert "g_loss" in out and "d_real" in out and "eval/fid" in out
+    assert "g_loss" in out and "d_real" in out and "eval/fid" in out and "time/" not in out
     with Image.open(tmp_path / "losses.png") as plot:
         assert plot.format == "PNG" and plot.size[0] >= 400
 

@@ -1,0 +1,31 @@
+"""An exponential moving average of G's weights, for sampling and evaluation (`--ema DECAY`).
+
+A GAN's generator oscillates around the equilibrium from step to step; the average of its recent
+weights draws better and steadier samples than any one of them (Yazici et al. 2019; Karras et al.
+2018, ProGAN). Training is unchanged: only the copy that samples, evaluates and is kept in
+checkpoints as `generator_ema` is averaged.
+
+Early on, the decay is min(decay, (1 + t) / (10 + t)), as tf.train.ExponentialMovingAverage does
+with num_updates, so the random initial weights are forgotten within the first few hundred steps.
+"""
+
+from __future__ import annotations
+
+import tensorflow as tf
+
+
+class WeightAverage:
+    def __init__(self, source, average, decay: float):
+        self.decay = decay
+        self.pairs = list(zip(average.weights, source.weights))
+        for avg, weight in self.pairs:
+            if avg.shape != weight.shape:
+                raise ValueError(f"{avg.path} {avg.shape} does not match {weight.path} {weight.shape}")
+            avg.assign(weight)  # BatchNorm's moving statistics included: the copy samples like G
+
+    def update(self, step) -> None:
+        """Move the average towards the current weights; step counts the updates done so far."""
+        t = tf.cast(step, tf.float32)
+        decay = tf.minimum(tf.constant(self.decay, tf.float32), (1.0 + t) / (10.0 + t))
+        for avg, weight in self.pairs:
+            avg.assign_sub((1.0 - decay) * (avg - tf.cast(weight, avg.dtype)))
