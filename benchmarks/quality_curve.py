@@ -28,8 +28,9 @@ def curve(run: Path) -> dict:
 
 def label(c: dict) -> str:
     k = c["config"]
+    ema = k.get("ema", 0.0)
     return (f"{c['run'].name}: {k['precision']}, batch {k['batch_size']}, lr {k['lr']:g}, "
-            f"G steps {k['g_steps']}, {k['loss']}")
+            f"G steps {k['g_steps']}, {k['loss']}, {f'EMA {ema:g}' if ema else 'no EMA'}")
 
 
 def main():

@@ -50,7 +50,10 @@ class Config:
     d_steps: int = 1
     g_steps: int = 2
     seed: int = 0
-    ema: float = 0.0  # decay of the moving average of G's weights that samples and evaluates; 0: none
+    # Decay of the moving average of G's weights that samples and evaluates (0: none). Not carpedm20's:
+    # it leaves training alone and, on conditional MNIST, reaches 98% label accuracy 3x sooner
+    # (benchmarks/README.md, "Sample quality").
+    ema: float = 0.999
 
     # Bookkeeping.
     sample_every: int = 200
@@ -106,6 +109,7 @@ class Config:
     def from_dict(cls, data: dict) -> "Config":
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
+        data = {"ema": 0.0, **data}  # runs from before --ema existed have no averaged G
         if unknown:
             raise UserError(f"config.json has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
         return cls(**data)

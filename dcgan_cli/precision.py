@@ -27,9 +27,9 @@ def cpu_has_native_bf16() -> bool:
 def resolve_precision(precision: str) -> str:
     """auto: mixed_float16 on a GPU (tensor cores, with loss scaling), float32 on a CPU.
 
-    CPUs stay float32 even with native BF16 until mixed_bfloat16 is measured there to be at least
-    1.6x faster with the same quality (benchmarks/README.md); without native BF16 it is emulated
-    and slower than float32.
+    CPUs stay float32 even with native BF16: there (AMD Zen 4, AVX512_BF16) mixed_bfloat16 measured
+    1.37-1.47x float32's images/s, short of the 1.6x that would justify changing the default
+    (benchmarks/README.md); without native BF16 it is emulated and 6x slower.
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
@@ -39,7 +39,8 @@ def resolve_precision(precision: str) -> str:
 
 
 def resolve_jit(jit: bool | None) -> bool:
-    """None (auto): XLA on GPUs, where it fuses the BatchNorm and activation kernels; off on CPUs."""
+    """None (auto): XLA on GPUs, where it fuses the BatchNorm and activation kernels; off on CPUs,
+    where it measured slower for every model and precision (benchmarks/README.md)."""
     return has_gpu() if jit is None else bool(jit)
 
 

@@ -59,13 +59,17 @@ def test_one_mirrored_update_equals_one_single_device_update():
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     # Tolerance: float32 rounding. The all-reduce sums the two replicas' gradients in another order
     # than one device sums the whole batch, so values agree to ~1e-7 relative, and Adam's first step
-    # (update ~ lr * g / |g|) keeps that. The exception is a bias that feeds a BatchNorm: its true
-    # gradient is exactly zero (BatchNorm subtracts the mean), its computed gradient is rounding
-    # noise, and Adam normalises noise to a step of up to lr in either direction (and the BatchNorm's
-    # moving mean, which averages that bias's output, inherits the difference).
+    # (update ~ lr * g / |g|) keeps that. Adam's normalisation is also why a few elements may differ
+    # by up to its step size: where the true gradient is zero or within rounding noise of it, Adam
+    # turns the noise into a step of up to ~lr per update, in either direction. That is the rule for a
+    # bias feeding a BatchNorm (true gradient exactly zero, as BatchNorm subtracts the mean; its
+    # moving mean inherits the difference) and, by chance, for a handful of the ~11M other elements per
+    # run (observed: 0-5, all in G's first dense kernel, whose output also feeds a BatchNorm).
+    adam_steps = 2 * 2.1 * LR  # two G updates, each at most ~1.05 lr at steps 1-2; two runs apart
     for path, diff in report["sync"].items():
-        tol = LR if path in report["pre_bn_biases"] else 1e-6 + 1e-5 * report["scale"][path]
+        tol = LR if path in report["pre_bn_biases"] else adam_steps
         assert diff <= tol, (path, diff, tol)
+    assert report["sync_outliers"] <= 1e-5 * report["elements"], report["sync_outlier_paths"]
     assert report["optimizer_max_diff"] < 1e-5, report["optimizer_max_diff"]
     # Synchronised BatchNorm has the same variables: the checkpoint restores exactly without a strategy.
     assert report["restore_diff"] == 0.0 and report["sampler_diff"] == 0.0, report
@@ -123,7 +127,9 @@ def equivalence_main():
     restored.restore()  # asserts that every object matched
     _, generator, _ = load_generator(mirrored.run_dir)
     restore_diff = max(float(np.max(np.abs(b[k] - v))) for k, v in weights(restored).items())
-    sampler_diff = max(float(np.max(np.abs(b[v.path] - v.numpy()))) for v in generator.weights)
+    # The sampler is the run's --ema average of G (the default), mirrored like G itself.
+    sampler_diff = max(float(np.max(np.abs(m.numpy() - v.numpy())))
+                       for m, v in zip(mirrored.sampler.weights, generator.weights))
     # Biases feeding a BatchNorm, and that BatchNorm's moving mean (which averages the biased activations).
     pre_bn = []
     for model in (start.generator, start.discriminator):
@@ -135,8 +141,14 @@ def equivalence_main():
     optimizer_diff = max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
                          for o in ("g_optimizer", "d_optimizer")
                          for x, y in zip(getattr(single, o).variables, getattr(mirrored, o).variables))
+    # Elements beyond float32 rounding, outside the BatchNorm-fed biases (see the test's comment).
+    outliers = {k: int(np.sum(np.abs(a[k] - b[k]) > 1e-6 + 1e-5 * np.max(np.abs(a[k])))) for k in a
+                if k not in pre_bn}
     print(json.dumps({
         "sync": {k: float(np.max(np.abs(a[k] - b[k]))) for k in a},
+        "sync_outliers": sum(outliers.values()),
+        "sync_outlier_paths": {k: n for k, n in outliers.items() if n},
+        "elements": sum(int(v.size) for v in a.values()),
         "unsync": {k: float(np.max(np.abs(a[k] - c[k]))) for k in a},
         "scale": {k: float(np.max(np.abs(a[k]))) for k in a},
         "pre_bn_biases": pre_bn,
