@@ -31,7 +31,7 @@ def cli():
 
 @cli.group()
 def train():
-    """Train a DCGAN; every option's default is carpedm20's."""
+    """Train a DCGAN; every default is carpedm20's except --ema and --lr-decay (see README)."""
 
 
 def training_options(command):
@@ -57,6 +57,9 @@ def training_options(command):
         click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed for data order, z and initial weights."),
         click.option("--ema", type=float, default=DEFAULTS.ema, show_default=True,
                      help="Sample and evaluate with a moving average of G's weights of this decay (e.g. 0.999); 0: off."),
+        click.option("--lr-decay", type=float, default=DEFAULTS.lr_decay, show_default=True,
+                     help="Fraction of the run (of --epochs) at its end over which both learning rates fall "
+                     "linearly to 0; 0: constant, as carpedm20."),
         click.option("--sample-every", type=int, default=DEFAULTS.sample_every, show_default=True, help="Steps between sample grids."),
         click.option("--checkpoint-every", type=int, default=DEFAULTS.checkpoint_every, show_default=True, help="Steps between checkpoints."),
         click.option("--log-every", type=int, default=DEFAULTS.log_every, show_default=True, help="Steps between TensorBoard scalars."),

@@ -54,6 +54,10 @@ class Config:
     # it leaves training alone and, on conditional MNIST, reaches 98% label accuracy 3x sooner
     # (benchmarks/README.md, "Sample quality").
     ema: float = 0.999
+    # The fraction of --epochs' steps, at the end, over which both learning rates fall linearly to 0
+    # (0: constant, carpedm20's). Not carpedm20's either: it lets G and D settle instead of ending
+    # wherever their oscillation happens to be (dcgan_cli/lr_schedule.py).
+    lr_decay: float = 0.2
 
     # Bookkeeping.
     sample_every: int = 200
@@ -97,6 +101,8 @@ class Config:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be in [0, 1) (0 turns it off; 0.999 is typical), got {self.ema}")
+        if not 0 <= self.lr_decay <= 1:
+            raise UserError(f"--lr-decay must be in [0, 1] (a fraction of the run; 0 keeps the rate constant), got {self.lr_decay}")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
         if self.z_dist not in ("uniform", "normal"):
@@ -109,7 +115,7 @@ class Config:
     def from_dict(cls, data: dict) -> "Config":
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
-        data = {"ema": 0.0, **data}  # runs from before --ema existed have no averaged G
+        data = {"ema": 0.0, "lr_decay": 0.0, **data}  # older runs trained without these
         if unknown:
             raise UserError(f"config.json has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
         return cls(**data)

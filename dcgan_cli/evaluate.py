@@ -57,6 +57,7 @@ class MnistSpace:
         self.classifier = load_or_train_classifier(data_dir, log=log)
         self.mnist = load_mnist(data_dir)
         self.reference, _ = self.classifier.features_and_probs(to_model_range(self.mnist.test_images))
+        self.class_prior = np.bincount(self.mnist.train_labels, minlength=10) / len(self.mnist.train_labels)
         self.description = (f"the project's MNIST classifier's 128-d penultimate layer "
                             f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k MNIST test images")
 
@@ -94,6 +95,7 @@ class RandomFeatures:
 
     SEED = 1234
     WIDTHS = (32, 64, 128, 256)
+    class_prior = None  # LSUN and folder runs are unconditional
 
     def __init__(self, channels: int):
         rng = np.random.default_rng(self.SEED)
@@ -161,14 +163,30 @@ def feature_space(config, data_dir=None, num: int = 10000, log=print):
 
 # --- generating and evaluating -------------------------------------------------------------------
 
-def draw(generator, config, num: int, seed: int):
-    """(num images in [-1, 1], their conditioning labels or None); labels cycle 0..num_classes-1."""
-    from dcgan_cli.sampling import cycling_labels, generate, one_hot, sample_z
+def labels_like(prior, num: int, seed: int) -> np.ndarray:
+    """num class labels in the proportions `prior`, in a seeded order.
+
+    The counts are exact (largest remainder), not sampled: a conditional model's samples should
+    follow the data's class frequencies, as the real baseline's images do. Cycling through the
+    classes uniformly instead costs MNIST 0.2 FID that is not the model's fault (real images
+    drawn 1000 per class: 0.93 against the test set, vs 0.72 in their natural proportions).
+    """
+    prior = np.asarray(prior, np.float64)
+    exact = prior / prior.sum() * num
+    counts = np.floor(exact).astype(int)
+    counts[np.argsort(counts - exact, kind="stable")[:num - counts.sum()]] += 1
+    return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(prior)), counts))
+
+
+def draw(generator, config, num: int, seed: int, class_prior=None):
+    """(num images in [-1, 1], their conditioning labels or None); labels follow class_prior (default uniform)."""
+    from dcgan_cli.sampling import generate, one_hot, sample_z
 
     z = sample_z(config, num, seed)
     if not config.conditional:
         return generate(generator, config, z, None), None
-    labels = cycling_labels(num, config.num_classes)
+    prior = np.ones(config.num_classes) if class_prior is None else class_prior
+    labels = labels_like(prior, num, seed)
     return generate(generator, config, z, one_hot(labels, config.num_classes)), labels
 
 
@@ -180,7 +198,7 @@ def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=pri
         raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")
     config, generator, step = load_generator(checkpoint)
     space = feature_space(config, data_dir, num, log=log)
-    images, labels = draw(generator, config, num, seed)
+    images, labels = draw(generator, config, num, seed, space.class_prior)
     results = space.score(images, labels)
     results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
                     if not k.startswith("label_accuracy") or config.conditional})
@@ -196,7 +214,7 @@ def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets
     space = feature_space(config, data_dir, num, log=log)
 
     def run(generator) -> dict:
-        images, labels = draw(generator, config, num, seed)
+        images, labels = draw(generator, config, num, seed, space.class_prior)
         return space.score(images, labels, kid_subsets=kid_subsets)
 
     return run

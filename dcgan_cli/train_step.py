@@ -14,6 +14,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from dcgan_cli.losses import GANLoss
+from dcgan_cli.lr_schedule import learning_rate_at
 
 METRIC_NAMES = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss", "d_real", "d_fake")
 
@@ -38,7 +39,7 @@ class TrainStep:
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, *, step,
                  z_dim, z_dist, seed, global_batch_size, conditional, d_steps=1, g_steps=2,
-                 strategy=None, jit=False, weight_average=None):
+                 strategy=None, jit=False, weight_average=None, lr=None, lr_decay=0.0):
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.loss = loss
@@ -49,6 +50,10 @@ class TrainStep:
         self.d_steps, self.g_steps = d_steps, g_steps
         self.strategy = strategy or tf.distribute.get_strategy()
         self.weight_average = weight_average  # dcgan_cli.ema.WeightAverage, or None
+        # With lr_decay, both rates follow lr_schedule.learning_rate_at over `schedule_steps`, which
+        # the trainer sets once it knows the dataset's size (epochs x steps per epoch).
+        self.lr, self.lr_decay = lr, lr_decay
+        self.schedule_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="schedule_steps")
         # Sums since the last read, so the host reads metrics every log interval, not every step.
         self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}") for name in METRIC_NAMES}
         self.count = tf.Variable(0.0, trainable=False, name="metric_count")
@@ -100,6 +105,10 @@ class TrainStep:
 
     def _step(self, batch):
         images, labels = batch
+        if self.lr_decay:
+            rate = learning_rate_at(self.step, self.lr, self.lr_decay, self.schedule_steps)
+            self.g_optimizer.learning_rate.assign(rate)
+            self.d_optimizer.learning_rate.assign(rate)
         per_replica = self.strategy.run(self._replica_fn, args=(images, labels, self.step.read_value()))
         metrics = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
         for name, value in metrics.items():

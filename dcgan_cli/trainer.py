@@ -79,7 +79,7 @@ class Trainer:
                 step=self.step, z_dim=config.z_dim, z_dist=config.z_dist, seed=config.seed,
                 global_batch_size=config.batch_size, conditional=config.conditional,
                 d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit,
-                weight_average=self.weight_average)
+                weight_average=self.weight_average, lr=config.lr, lr_decay=config.lr_decay)
         self.fixed_z, self.fixed_labels, self.grid_rows = self._fixed_samples()
 
     def _fixed_samples(self):
@@ -143,6 +143,8 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     if steps_per_epoch == 0:
         raise UserError(f"the dataset has {num_examples} images, fewer than one batch of {config.batch_size}; lower --batch-size")
     total = config.epochs * steps_per_epoch
+    # The learning-rate schedule spans --epochs; --max-steps only stops the run early.
+    trainer.train_step.schedule_steps.assign(total)
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     log(f"{'resuming ' + restored if restored else 'new run in ' + str(run_dir)}: {config.model}, {num_examples} images, "

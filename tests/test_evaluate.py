@@ -94,6 +94,19 @@ def test_balanced_subset_and_linear_probe():
     assert linear_probe(x[pick], labels[pick], x, labels) > 0.95
 
 
+def test_conditioning_labels_follow_the_class_prior_exactly():
+    from dcgan_cli.evaluate import labels_like
+
+    prior = np.array([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]) / 60000  # MNIST's training set
+    labels = labels_like(prior, 10000, seed=0)
+    counts = np.bincount(labels, minlength=10)
+    assert counts.sum() == 10000 and np.all(np.abs(counts - prior * 10000) < 1)
+    assert not np.all(np.diff(labels) >= 0), "labels come in a seeded order, not sorted by class"
+    assert np.array_equal(labels, labels_like(prior, 10000, seed=0))
+    assert np.array_equal(np.bincount(labels_like(np.ones(10), 30, seed=1)), [3] * 10)
+    assert len(set(labels_like(prior, 8, seed=0))) == 8, "fewer samples than classes: no class twice"
+
+
 def test_random_features_are_fixed_and_distinguish_images():
     from dcgan_cli.evaluate import RandomFeatures
     from dcgan_cli import metrics
