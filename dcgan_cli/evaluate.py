@@ -95,7 +95,6 @@ class RandomFeatures:
 
     SEED = 1234
     WIDTHS = (32, 64, 128, 256)
-    class_prior = None  # LSUN and folder runs are unconditional
 
     def __init__(self, channels: int):
         rng = np.random.default_rng(self.SEED)
@@ -125,6 +124,8 @@ class RandomFeatures:
 
 class RgbSpace:
     """Random features; the reference and the real baseline are two disjoint sets of training images."""
+
+    class_prior = None  # LSUN and folder runs are unconditional
 
     def __init__(self, config, num: int, log=print):
         from dcgan_cli.datasets import training_data
