@@ -64,12 +64,20 @@ def test_one_mirrored_update_equals_one_single_device_update():
     # turns the noise into a step of up to ~lr per update, in either direction. That is the rule for a
     # bias feeding a BatchNorm (true gradient exactly zero, as BatchNorm subtracts the mean; its
     # moving mean inherits the difference) and, by chance, for a handful of the ~11M other elements per
-    # run (observed: 0-5, all in G's first dense kernel, whose output also feeds a BatchNorm).
+    # run (observed: 0-5, all in G's first dense kernel, whose output also feeds a BatchNorm). Whole
+    # rows can do it too: a ReLU unit that is exactly dead on all 16 images in one run and alive by a
+    # rounding error in the other gives its outgoing weights a zero gradient in one and a ~1e-8
+    # gradient in the other, which Adam turns into a full step (observed once, under load: 48 rows
+    # of G's second dense kernel). So elements whose gradient is within rounding of zero in both
+    # runs (Adam's second moment, relative to the variable's largest) may differ by Adam's step;
+    # all others must agree to float32 rounding.
     adam_steps = 2 * 2.1 * LR  # two G updates, each at most ~1.05 lr at steps 1-2; two runs apart
     for path, diff in report["sync"].items():
         tol = LR if path in report["pre_bn_biases"] else adam_steps
         assert diff <= tol, (path, diff, tol)
     assert report["sync_outliers"] <= 1e-5 * report["elements"], report["sync_outlier_paths"]
+    # The exemption must stay an exception (dead units' rows), or the check would say nothing.
+    assert report["near_zero_gradient_elements"] <= 0.1 * report["elements"], report["near_zero_gradient_elements"]
     assert report["optimizer_max_diff"] < 1e-5, report["optimizer_max_diff"]
     # Synchronised BatchNorm has the same variables: the checkpoint restores exactly without a strategy.
     assert report["restore_diff"] == 0.0 and report["sampler_diff"] == 0.0, report
@@ -141,13 +149,31 @@ def equivalence_main():
     optimizer_diff = max(float(np.max(np.abs(np.asarray(x) - np.asarray(y))))
                          for o in ("g_optimizer", "d_optimizer")
                          for x, y in zip(getattr(single, o).variables, getattr(mirrored, o).variables))
-    # Elements beyond float32 rounding, outside the BatchNorm-fed biases (see the test's comment).
-    outliers = {k: int(np.sum(np.abs(a[k] - b[k]) > 1e-6 + 1e-5 * np.max(np.abs(a[k])))) for k in a
-                if k not in pre_bn}
+    def gradient_scale(t):
+        """Per element, the root of Adam's second moment: |gradient| after the first update."""
+        scales = {}
+        for optimizer, model in ((t.g_optimizer, t.generator), (t.d_optimizer, t.discriminator)):
+            for v in model.trainable_variables:
+                scales[v.path] = np.sqrt(optimizer._velocities[optimizer._get_variable_index(v)].numpy())
+        return scales
+
+    grad_a, grad_b = gradient_scale(single), gradient_scale(mirrored)
+
+    def near_zero_gradient(k):
+        if k not in grad_a:
+            return np.zeros(a[k].shape, bool)  # BatchNorm's moving statistics: no gradient
+        larger = np.maximum(grad_a[k], grad_b[k])
+        return larger <= 1e-5 * np.max(larger)
+
+    # Elements beyond float32 rounding, outside the BatchNorm-fed biases and outside elements whose
+    # gradient is rounding noise (see the test's comment).
+    outliers = {k: int(np.sum((np.abs(a[k] - b[k]) > 1e-6 + 1e-5 * np.max(np.abs(a[k]))) & ~near_zero_gradient(k)))
+                for k in a if k not in pre_bn}
     print(json.dumps({
         "sync": {k: float(np.max(np.abs(a[k] - b[k]))) for k in a},
         "sync_outliers": sum(outliers.values()),
         "sync_outlier_paths": {k: n for k, n in outliers.items() if n},
+        "near_zero_gradient_elements": sum(int(np.sum(near_zero_gradient(k))) for k in a),
         "elements": sum(int(v.size) for v in a.values()),
         "unsync": {k: float(np.max(np.abs(a[k] - c[k]))) for k in a},
         "scale": {k: float(np.max(np.abs(a[k]))) for k in a},
