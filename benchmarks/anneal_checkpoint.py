@@ -23,6 +23,7 @@ from dcgan_cli import distribute
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import training_data
 from dcgan_cli.evaluate import MnistSpace, draw
+from dcgan_cli.lr_schedule import learning_rate_at
 from dcgan_cli.trainer import Trainer
 
 KEYS = ("fid", "precision", "recall", "label_accuracy")
@@ -37,6 +38,7 @@ def report(space, config, generator, tag, num=10000):
 def recompute_bn_statistics(generator, config, prior, batches=200, batch_size=64):
     """Population BatchNorm statistics of these weights: the running mean of 200 batches' moments."""
     norms = [layer for layer in generator.layers if isinstance(layer, tf.keras.layers.BatchNormalization)]
+    momenta = [layer.momentum for layer in norms]
     rng = np.random.default_rng(1)
     for i in range(batches):
         for layer in norms:
@@ -44,8 +46,8 @@ def recompute_bn_statistics(generator, config, prior, batches=200, batch_size=64
         z = tf.random.stateless_uniform((batch_size, config.z_dim), seed=[7, i], minval=-1, maxval=1)
         y = tf.one_hot(rng.choice(len(prior), batch_size, p=prior), len(prior))
         generator([z, y], training=True)
-    for layer in norms:
-        layer.momentum = 0.9
+    for layer, momentum in zip(norms, momenta):
+        layer.momentum = momentum
 
 
 def main():
@@ -72,7 +74,7 @@ def main():
     dataset, _ = training_data(config, int(trainer.step.numpy()))
     batches = iter(distribute.distribute_batches(trainer.strategy, dataset, config.batch_size))
     for i in range(args.steps):
-        rate = config.lr * (1 - i / args.steps)
+        rate = learning_rate_at(i, config.lr, 1.0, args.steps)  # the whole annealing run decays
         trainer.g_optimizer.learning_rate.assign(rate)
         trainer.d_optimizer.learning_rate.assign(rate)
         trainer.train_step(next(batches))
