@@ -79,7 +79,8 @@ def main():
 
     total = sum(us for _, _, us in events)
     print(f"{len(events)} op events, {total / 1e3 / args.steps:.1f} ms of op time per step")
-    for title, key in (("op type", lambda e: e[1]), ("layer", lambda e: layer_of(e[0]))):
+    for title, key in (("op type", lambda e: e[1]), ("layer", lambda e: layer_of(e[0])),
+                       ("layer and op type", lambda e: f"{layer_of(e[0])}: {e[1]}")):
         sums = collections.Counter()
         for event in events:
             sums[key(event)] += event[2]

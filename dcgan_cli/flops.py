@@ -29,13 +29,19 @@ ELEMENTWISE_LAYERS = {"BatchNormalization": BN_FLOPS, "ReLU": ACTIVATION_FLOPS,
                       "LeakyReLU": ACTIVATION_FLOPS, "Activation": ACTIVATION_FLOPS}
 
 
+def _kind(layer) -> str:
+    """The Keras class a layer is or derives from (models.layers.FusedBatchNorm is a BatchNormalization)."""
+    known = (*WEIGHT_LAYERS, *ELEMENTWISE_LAYERS)
+    return next((c.__name__ for c in type(layer).__mro__ if c.__name__ in known), type(layer).__name__)
+
+
 def _elements(shape) -> int:
     return math.prod(int(d) for d in shape[1:])
 
 
 def _matmul_flops(layer) -> int:
     """Per-example FLOPs of a weight layer's matmul (no bias)."""
-    kind = type(layer).__name__
+    kind = _kind(layer)
     if kind == "Dense":
         return 2 * int(layer.input.shape[-1]) * layer.units
     k = math.prod(layer.kernel_size)
@@ -51,13 +57,13 @@ def _bias_flops(layer) -> int:
 
 
 def _elementwise_flops(layer) -> int:
-    return ELEMENTWISE_LAYERS.get(type(layer).__name__, 0) * _elements(layer.output.shape)
+    return ELEMENTWISE_LAYERS.get(_kind(layer), 0) * _elements(layer.output.shape)
 
 
 def forward_flops(model, batch: int) -> int:
     total = 0
     for layer in model.layers:
-        if type(layer).__name__ in WEIGHT_LAYERS:
+        if _kind(layer) in WEIGHT_LAYERS:
             total += _matmul_flops(layer) + _bias_flops(layer)
         else:
             total += _elementwise_flops(layer)
@@ -68,7 +74,7 @@ def backward_flops(model, batch: int, weight_grads: bool = True, first_input_gra
     """FLOPs of one backward pass; see the module docstring for what is counted."""
     total, first = 0, True
     for layer in model.layers:
-        if type(layer).__name__ in WEIGHT_LAYERS:
+        if _kind(layer) in WEIGHT_LAYERS:
             matmul = _matmul_flops(layer)
             if weight_grads:
                 total += matmul + _bias_flops(layer)

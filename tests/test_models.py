@@ -112,3 +112,144 @@ def test_mixed_precision_keeps_images_and_logits_in_float32():
     images = G([z, y])
     assert images.dtype == "float32" and D([np.asarray(images), y]).dtype == "float32"
     assert keras.config.dtype_policy().name == "float32"  # the global policy was restored
+
+
+@pytest.mark.parametrize("shape", [(8, 16, 16, 32), (8, 6272), (8, 7, 7, 74)])
+def test_fused_batchnorm_is_keras_batchnorm(shape):
+    """Same outputs, gradients and moving statistics as Keras's layer, and the same variables."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import BN_EPSILON, BN_MOMENTUM, FusedBatchNorm
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(2, 3, shape).astype("float32"))
+    upstream = tf.constant(rng.normal(size=shape).astype("float32"))
+    gamma, beta = rng.normal(1, 0.1, shape[-1:]), rng.normal(0, 0.1, shape[-1:])
+    results = []
+    for layer in (keras.layers.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn"),
+                  FusedBatchNorm(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, name="bn")):
+        layer.build(shape)
+        layer.gamma.assign(gamma)
+        layer.beta.assign(beta)
+        for _ in range(2):  # the second call normalises with statistics the first one moved
+            with tf.GradientTape() as tape:
+                tape.watch(x)
+                y = layer(x, training=True)
+                loss = tf.reduce_sum(y * upstream)
+            grads = tape.gradient(loss, [x, layer.gamma, layer.beta])
+        results.append([y, *grads, layer.moving_mean, layer.moving_variance, layer(x, training=False)])
+        results[-1].append(sorted(v.path for v in layer.weights))
+    keras_names, fused_names = results[0].pop(), results[1].pop()
+    assert keras_names == fused_names
+    for name, a, b in zip(["y", "dx", "dgamma", "dbeta", "moving_mean", "moving_variance", "inference"], *results):
+        scale = float(tf.reduce_max(tf.abs(a)))
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), atol=2e-6 * max(1.0, scale), err_msg=name)
+
+
+def test_fused_batchnorm_in_mixed_bfloat16_matches_keras():
+    """bfloat16 activations enter the fused kernel uncast; statistics still come out in float32."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import FusedBatchNorm
+
+    x = tf.cast(tf.constant(np.random.default_rng(0).normal(2, 3, (8, 16, 16, 32)).astype("float32")), tf.bfloat16)
+    outputs = []
+    for layer in (keras.layers.BatchNormalization(momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16"),
+                  FusedBatchNorm(momentum=0.9, epsilon=1e-5, dtype="mixed_bfloat16")):
+        y = layer(x, training=True)
+        assert y.dtype == tf.bfloat16 and layer.moving_mean.dtype == tf.float32
+        outputs.append([tf.cast(y, tf.float32), layer.moving_mean, layer.moving_variance])
+    for a, b in zip(*outputs):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-2, atol=1e-2)
+
+
+@pytest.mark.parametrize("units, batch, features", [(6272, 8, 1034), (1, 4, 1034)])
+def test_fast_gradient_dense_is_keras_dense(units, batch, features):
+    """Same outputs and gradients (input, kernel, bias) as Keras's Dense, and the same variables."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import FastGradDense
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(batch, features)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(batch, units)).astype("float32"))
+    results = []
+    for layer in (keras.layers.Dense(units, name="lin"), FastGradDense(units, name="lin")):
+        layer.build((batch, features))
+        layer.kernel.assign(rng.normal(0, 0.02, (features, units)) if not results else results[0][-1])
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * upstream)
+        results.append([layer(x), *tape.gradient(loss, [x, layer.kernel, layer.bias]),
+                        sorted(v.path for v in layer.weights), layer.kernel.numpy()])
+    for name, a, b in zip(["y", "dx", "dkernel", "dbias", "variables"], results[0], results[1]):
+        if name == "variables":
+            assert a == b
+        else:
+            # Summed in another order: equal to float32 rounding of the largest value.
+            scale = max(1.0, float(np.abs(np.asarray(a)).max()))
+            np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=2e-6 * scale, err_msg=name)
+
+
+@pytest.mark.parametrize("kind", ["dense", "deconv", "image deconv"])
+def test_fast_gradient_layers_in_mixed_bfloat16(kind):
+    """bfloat16 compute with float32 variables and float32 kernel gradients, as Keras's layers."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import FastGradConv2DTranspose, FastGradDense
+
+    init = keras.initializers.Constant(0.01)
+    if kind == "dense":
+        shape, classes, args = (8, 64), (keras.layers.Dense, FastGradDense), dict(units=32)
+    else:
+        shape, classes = (4, 7, 7, 24), (keras.layers.Conv2DTranspose, FastGradConv2DTranspose)
+        args = dict(filters=8 if kind == "deconv" else 1, kernel_size=5, strides=2, padding="same", output_padding=1)
+    x = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
+    grads = []
+    for cls in classes:
+        layer = cls(**args, dtype="mixed_bfloat16", kernel_initializer=init)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = layer(x)
+            loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
+        assert y.dtype == tf.bfloat16 and layer.kernel.dtype == tf.float32
+        grads.append(tape.gradient(loss, [x, layer.kernel]))
+    for a, b in zip(*grads):
+        assert b.dtype == a.dtype
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-2, atol=1e-2 * float(np.abs(a).max()))
+
+
+@pytest.mark.parametrize("in_size, out_size, cin, cout", [(7, 14, 138, 16), (4, 7, 12, 8), (4, 8, 6, 5),  # transposed
+                                                           (14, 28, 20, 1), (4, 7, 12, 3), (32, 64, 8, 3)])  # sub-pixel
+def test_fast_gradient_deconv_is_keras_conv2d_transpose(in_size, out_size, cin, cout):
+    """Same outputs and gradients (input, kernel, bias) as Keras's Conv2DTranspose, for every size
+    step the builders use (2n and 2n - 1 pixels), both ways of computing the forward pass, and the
+    same variables."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import FastGradConv2DTranspose, deconv
+
+    rng = np.random.default_rng(0)
+    x = tf.constant(rng.normal(size=(3, in_size, in_size, cin)).astype("float32"))
+    upstream = tf.constant(rng.normal(size=(3, out_size, out_size, cout)).astype("float32"))
+    fast = deconv(cout, in_size, out_size, "g_h")
+    assert isinstance(fast, FastGradConv2DTranspose)
+    plain = keras.layers.Conv2DTranspose(cout, 5, strides=2, padding="same", output_padding=fast.output_padding, name="g_h")
+    results = []
+    for layer in (plain, fast):
+        layer.build(x.shape)
+        layer.kernel.assign(rng.normal(0, 0.02, layer.kernel.shape) if not results else plain.kernel)
+        layer.bias.assign(np.linspace(-1, 1, cout))
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            loss = tf.reduce_sum(layer(x) * upstream)
+        results.append([layer(x), *tape.gradient(loss, [x, layer.kernel, layer.bias]), sorted(v.path for v in layer.weights)])
+    assert results[0].pop() == results[1].pop()
+    for name, a, b in zip(["y", "dx", "dkernel", "dbias"], *results):
+        scale = max(1.0, float(np.abs(np.asarray(a)).max()))
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=0, atol=2e-6 * scale, err_msg=name)
