@@ -4,8 +4,8 @@ The step is the trainer's own (built by `Trainer`, so the same models, optimizer
 setting as `dcgan train`), fed by the real MNIST pipeline (synthetic images for dcgan64). Its FLOPs
 are counted analytically (dcgan_cli.flops). The practical peak is a dense matmul in the step's
 compute dtype, timed in the same run, alternating with the step, so that a machine shared with
-other work slows both alike; the fastest round and the matmul rate measured right after it are
-reported, and their ratio is the robust figure.
+other work slows both alike; the fastest round of each is reported, and their ratio is the robust
+figure.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ class TrainBench:
     matmul_gflops_per_s: float
     fraction_of_peak: float
     input_wait_fraction: float
+    speedup_vs_float32: float | None  # images/s against float32's, measured round by round in the same run
     traces: int  # times the step's tf.function was traced: 1 means no retracing
     cpu_native_bf16: bool  # whether mixed_bfloat16 could pay on this CPU (see precision.py)
 
@@ -107,41 +108,79 @@ def time_steps(step, iterator, steps: int) -> tuple[float, float]:
     return elapsed / steps, waiting / elapsed
 
 
+class _Timed:
+    """One configuration under test: its trainer, input and per-round timings."""
+
+    def __init__(self, model: str, precision: str, jit: bool | None, batch_size: int):
+        from dcgan_cli.trainer import Trainer
+
+        self.model, self.batch_size = model, batch_size
+        config = bench_config(model, precision, jit, batch_size)
+        config.validate()
+        with tempfile.TemporaryDirectory() as tmp:  # the trainer's checkpoint manager wants a directory; nothing is written
+            self.trainer = Trainer(config, tmp)
+        self.config = config
+        self.step = self.trainer.train_step
+        self.iterator = iter(batches(config))
+        for _ in range(WARMUP_STEPS):
+            self.step(next(self.iterator))
+        self.step.step.numpy()
+        self.step.read_metrics()
+        self.seconds, self.wait, self.matmul = [], [], []
+
+    def run_round(self, steps: int):
+        seconds, waited = time_steps(self.step, self.iterator, steps)
+        self.seconds.append(seconds)
+        self.wait.append(waited)
+        dtype = compute_dtype(self.trainer.precision)
+        self.matmul.append(matmul_rate(dtype, min(2.0, max(0.3, seconds * steps / 2))))
+
+    def result(self, steps: int, float32_seconds: list[float] | None) -> TrainBench:
+        # The fastest round against the fastest matmul of the run: each the least disturbed by other
+        # work on the machine (pairing a round with the matmul right after it let one disturbed
+        # matmul put the step above 100% of "peak").
+        best = int(np.argmin(self.seconds))
+        seconds, peak = self.seconds[best], max(self.matmul)
+        gflop = train_step_flops(self.trainer.generator, self.trainer.discriminator, self.batch_size,
+                                 self.config.d_steps, self.config.g_steps) / 1e9
+        speedup = None
+        if float32_seconds is not None:  # round by round: the two ran side by side, in the same conditions
+            speedup = float(np.median(np.asarray(float32_seconds) / np.asarray(self.seconds)))
+        return TrainBench(model=self.model, precision=self.trainer.precision, jit=self.trainer.jit,
+                          batch_size=self.batch_size, steps=steps, ms_per_step=seconds * 1e3,
+                          images_per_s=self.batch_size / seconds, step_gflop=gflop, gflops_per_s=gflop / seconds,
+                          matmul_gflops_per_s=peak, fraction_of_peak=gflop / seconds / peak,
+                          input_wait_fraction=self.wait[best], speedup_vs_float32=speedup,
+                          traces=self.step._step_fn.experimental_get_tracing_count(),
+                          cpu_native_bf16=cpu_has_native_bf16())
+
+
+def bench_train_many(configurations, jit: bool | None = None, batch_size: int = 64, steps: int = 30,
+                     rounds: int = ROUNDS) -> list[TrainBench]:
+    """Time each (model, precision) in `configurations`, their rounds interleaved.
+
+    All steps are built first; then every round times each configuration in turn (the order rotating),
+    so that a machine whose speed drifts, as shared ones do by 10-20% within minutes, affects them
+    alike, and `speedup_vs_float32` (the median of per-round ratios against the same model in
+    float32, when that is among the configurations) compares like with like.
+    """
+    timed = [_Timed(model, precision, jit, batch_size) for model, precision in configurations]
+    for r in range(rounds):
+        for t in timed[r % len(timed):] + timed[:r % len(timed)]:
+            t.run_round(steps)
+    float32 = {(t.model, t.trainer.jit): t.seconds for t in timed if t.trainer.precision == "float32"}
+    return [t.result(steps, float32.get((t.model, t.trainer.jit)) if t.trainer.precision != "float32" else None)
+            for t in timed]
+
+
 def bench_train(model: str = "mnist-conditional", precision: str = "float32", jit: bool | None = None,
                 batch_size: int = 64, steps: int = 30, rounds: int = ROUNDS) -> TrainBench:
-    from dcgan_cli.trainer import Trainer
-
-    config = bench_config(model, precision, jit, batch_size)
-    config.validate()
-    with tempfile.TemporaryDirectory() as tmp:  # the trainer's checkpoint manager wants a directory; nothing is written
-        trainer = Trainer(config, tmp)
-    step = trainer.train_step
-    iterator = iter(batches(config))
-    for _ in range(WARMUP_STEPS):
-        step(next(iterator))
-    step.step.numpy()
-    step.read_metrics()
-
-    step_seconds, wait, matmul = [], [], []
-    for _ in range(rounds):
-        seconds, waited = time_steps(step, iterator, steps)
-        step_seconds.append(seconds)
-        wait.append(waited)
-        matmul.append(matmul_rate(compute_dtype(trainer.precision), min(2.0, max(0.3, seconds * steps / 2))))
-    # The fastest round, against the matmul rate measured right after it: the pair least disturbed
-    # by other work on the machine.
-    best = int(np.argmin(step_seconds))
-    seconds, peak = step_seconds[best], matmul[best]
-    gflop = train_step_flops(trainer.generator, trainer.discriminator, batch_size, config.d_steps, config.g_steps) / 1e9
-    return TrainBench(model=model, precision=trainer.precision, jit=trainer.jit, batch_size=batch_size, steps=steps,
-                      ms_per_step=seconds * 1e3, images_per_s=batch_size / seconds, step_gflop=gflop,
-                      gflops_per_s=gflop / seconds, matmul_gflops_per_s=peak,
-                      fraction_of_peak=gflop / seconds / peak, input_wait_fraction=wait[best],
-                      traces=step._step_fn.experimental_get_tracing_count(), cpu_native_bf16=cpu_has_native_bf16())
+    return bench_train_many([(model, precision)], jit, batch_size, steps, rounds)[0]
 
 
 def format_row(r: TrainBench) -> str:
     return (f"{r.model:18s} {r.precision:15s} jit={'on ' if r.jit else 'off'} batch {r.batch_size:4d}: "
             f"{r.ms_per_step:8.1f} ms/step {r.images_per_s:8.1f} images/s  step {r.step_gflop:6.2f} GFLOP  "
             f"{r.gflops_per_s:7.1f} GFLOP/s  matmul {r.matmul_gflops_per_s:7.1f} GFLOP/s  "
-            f"{100 * r.fraction_of_peak:5.1f}% of peak  input wait {100 * r.input_wait_fraction:4.1f}%  traces {r.traces}")
+            f"{100 * r.fraction_of_peak:5.1f}% of peak  input wait {100 * r.input_wait_fraction:4.1f}%  traces {r.traces}"
+            + (f"  {r.speedup_vs_float32:.2f}x float32" if r.speedup_vs_float32 is not None else ""))

@@ -281,23 +281,24 @@ def bench():
               multiple=True, help="Precision (repeatable) [default: auto].")
 @click.option("--jit/--no-jit", default=None, help="XLA-compile the step [default: as `dcgan train`].")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Global batch size.")
-@click.option("--steps", type=int, default=30, show_default=True, help="Timed steps per round (after warm-up; 4 rounds).")
+@click.option("--steps", type=int, default=30, show_default=True, help="Timed steps per round (after warm-up).")
+@click.option("--rounds", type=int, default=4, show_default=True,
+              help="Timed rounds per configuration; all configurations' rounds interleave.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the figures, one object per configuration, to this JSON file.")
-def bench_train_command(models, precisions, jit, batch_size, steps, json_path):
+def bench_train_command(models, precisions, jit, batch_size, steps, rounds, json_path):
     """Time the real train step (D once, G twice) and compare it with this machine's matmul rate."""
     import json
 
-    from dcgan_cli.bench_train import bench_train, format_row
+    from dcgan_cli.bench_train import bench_train_many, format_row
 
-    if batch_size <= 0 or steps <= 0:
-        raise UserError(f"--batch-size and --steps must be positive, got {batch_size} and {steps}")
+    if batch_size <= 0 or steps <= 0 or rounds <= 0:
+        raise UserError(f"--batch-size, --steps and --rounds must be positive, got {batch_size}, {steps} and {rounds}")
+    configurations = [(m, p) for m in models or ("mnist-conditional",) for p in precisions or ("auto",)]
     results = []
-    for model in models or ("mnist-conditional",):
-        for precision in precisions or ("auto",):
-            result = bench_train(model, precision, jit, batch_size, steps)
-            click.echo(format_row(result))
-            results.append(result.to_dict())
+    for result in bench_train_many(configurations, jit, batch_size, steps, rounds):
+        click.echo(format_row(result))
+        results.append(result.to_dict())
     if json_path:
         tmp = Path(json_path).with_name(Path(json_path).name + ".tmp")
         tmp.write_text(json.dumps(results, indent=2) + "\n")

@@ -13,16 +13,21 @@ KEYS = {"ms_per_step", "images_per_s", "step_gflop", "gflops_per_s", "matmul_gfl
 @pytest.mark.slow  # about a minute on a quiet 2-core machine: model building, tracing, matmul rounds
 def test_bench_train_writes_the_figures(data_root, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code, stdout, err = run_cli(["bench", "train", "--model", "mnist", "--precision", "float32", "--no-jit",
-                                 "--batch-size", "4", "--steps", "2", "--json", out], capsys)
+    code, stdout, err = run_cli(["bench", "train", "--model", "mnist", "--precision", "float32", "--precision",
+                                 "mixed_bfloat16", "--no-jit", "--batch-size", "4", "--steps", "2", "--rounds", "2",
+                                 "--json", out], capsys)
     assert code == 0, err
-    (result,) = json.loads(out.read_text())
-    assert KEYS <= set(result)
-    assert result["step_gflop"] > 0 and result["ms_per_step"] > 0 and 0 <= result["input_wait_fraction"] < 1
-    assert result["traces"] == 1  # the step never retraces
-    assert "GFLOP/s" in stdout
+    float32, bfloat16 = json.loads(out.read_text())
+    for result in (float32, bfloat16):
+        assert KEYS <= set(result)
+        assert result["step_gflop"] > 0 and result["ms_per_step"] > 0 and 0 <= result["input_wait_fraction"] < 1
+        assert result["traces"] == 1  # the step never retraces
+    # The speed-up is measured round by round against float32, which has none of its own.
+    assert float32["speedup_vs_float32"] is None and bfloat16["speedup_vs_float32"] > 0
+    assert stdout.count("GFLOP/s") == 4 and "x float32" in stdout
 
 
-def test_bench_train_rejects_a_bad_batch_size(capsys):
-    code, _, err = run_cli(["bench", "train", "--batch-size", "0"], capsys)
-    assert code == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1
+@pytest.mark.parametrize("option", ["--batch-size", "--steps", "--rounds"])
+def test_bench_train_rejects_a_count_that_is_not_positive(option, capsys):
+    code, _, err = run_cli(["bench", "train", option, "0"], capsys)
+    assert code == 2 and err.startswith("error: ") and option in err and len(err.strip().splitlines()) == 1
