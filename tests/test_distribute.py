@@ -52,6 +52,14 @@ def load_weights(run, prefix=None):
 
 # --- (a) one update under MirroredStrategy equals one update without a strategy ---------------------
 
+# Flaky, so out of `make test` until understood (`make test-slow` runs it). Found on 2026-11-23: the
+# starting weights differ from process to process despite set_random_seed(3) (with the two logical
+# CPUs configured first), so each run tests another random start. Within one process the single-
+# device and the mirrored update are each bit-reproducible; across six starts, four differed only
+# in the exempt BatchNorm-fed biases (40-58 elements) and two in 80k-1.5M of G's elements (dense
+# kernels behind BatchNorm, g_bn*/beta), D agreeing to 1e-6. It failed the same way before that
+# day's layer changes. Next: seed the start explicitly, then find what makes some starts diverge.
+@pytest.mark.slow
 def test_one_mirrored_update_equals_one_single_device_update():
     """Also: the 2-replica checkpoint restores on one device and in `dcgan sample`'s loader."""
     proc = run_here("equivalence", timeout=240)

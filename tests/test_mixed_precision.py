@@ -46,3 +46,21 @@ def test_mixed_float16_trains_real_mnist_without_nans(steps, mnist_dir, tmp_path
     assert trainer.generator.get_layer("g_h2").compute_dtype == "float16"
     assert trainer.discriminator.get_layer("d_h1_conv").compute_dtype == "float16"
     assert trainer.generator.get_layer("g_h2").variable_dtype == "float32"
+
+
+def test_the_gpu_default_step_mixed_float16_under_xla_trains_on_cpu(mnist_dir, tmp_path):
+    """What a GPU runs with no flags (mixed_float16, XLA, the models' custom-gradient layers),
+    compiled and trained here: finite losses, moved weights, one trace."""
+    config = Config(data_dir=str(mnist_dir), batch_size=8, precision="mixed_float16", jit=True, limit=2000)
+    trainer = Trainer(config, tmp_path)
+    assert trainer.jit
+    step = trainer.train_step
+    before = {name: trainer.generator.get_layer(name).kernel.numpy() for name in ("g_h1_lin", "g_h2", "g_h3")}
+    iterator = iter(training_data(config)[0])
+    for _ in range(5):
+        step(next(iterator))
+    metrics = step.read_metrics()
+    assert set(metrics) and all(math.isfinite(v) for v in metrics.values()), metrics
+    for name, kernel in before.items():  # the dense, transposed and sub-pixel layers all got gradients
+        assert (trainer.generator.get_layer(name).kernel.numpy() != kernel).any(), name
+    assert step._step_fn.experimental_get_tracing_count() == 1

@@ -98,6 +98,11 @@ def test_arithmetic_a_minus_a_plus_c_reproduces_c(run, tmp_path, capsys):
     assert "--mode arithmetic --from" in out and (tmp_path / "g.z.npz").exists()
     png = tf.io.decode_png((tmp_path / "g.png").read_bytes()).numpy()[::2, ::2]  # undo the 2x upscale
 
+    def same_image(a, b):
+        # The same z through G in batches of other sizes: oneDNN may split its sums differently by
+        # batch size, so a pixel on a rounding boundary can land one level apart in uint8.
+        return a.shape == b.shape and int(np.max(np.abs(a.astype(int) - b.astype(int)))) <= 1
+
     def tile(i):  # 3 x 3 grid of 28-pixel tiles with 1-pixel gaps
         r, c = divmod(i, 3)
         return png[r * 29:r * 29 + 28, c * 29:c * 29 + 28]
@@ -105,14 +110,14 @@ def test_arithmetic_a_minus_a_plus_c_reproduces_c(run, tmp_path, capsys):
     sample(run, capsys, "--mode", "arithmetic", "--from", tmp_path / "g.png", "--a", "0,1,2", "--b", "0,1,2", "--c", "5",
            "--out", tmp_path / "a.npz")
     result = np.load(tmp_path / "a.npz")
-    assert np.array_equal(result["images"][0], tile(5))
+    assert same_image(result["images"][0], tile(5))
     assert result["labels"][0] == 5  # the result keeps c's class
 
     sample(run, capsys, "--mode", "arithmetic", "--from", tmp_path / "g.png", "--a", "1", "--b", "1", "--c", "6,7,8",
            "--out", tmp_path / "b.npz")
     sheet = np.load(tmp_path / "b.npz")["sheet"]  # rows a, b, c (exemplars, then mean), a-b+c
-    assert np.array_equal(sheet[2, :3], np.stack([tile(6), tile(7), tile(8)]))
-    assert np.array_equal(sheet[3, 0], sheet[2, -1])
+    assert same_image(sheet[2, :3], np.stack([tile(6), tile(7), tile(8)]))
+    assert same_image(sheet[3, 0], sheet[2, -1])
     sample(run, capsys, "--mode", "arithmetic", "--from", tmp_path / "g.png", "--a", "0,1,2", "--b", "3,4,5", "--c", "6,7,8",
            "--out", tmp_path / "a.png")
     assert (tmp_path / "a.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
