@@ -61,7 +61,8 @@ class Trainer:
             self.sampler = self.generator
             if config.ema:
                 self.sampler, _ = build_for_config(config, synchronized_bn=sync_bn)
-                self.weight_average = WeightAverage(self.generator, self.sampler, config.ema)
+                self.weight_average = WeightAverage(self.generator, self.sampler, config.ema,
+                                                    fuse=self.strategy.num_replicas_in_sync == 1)
             self.g_optimizer = make_optimizer(config.lr, config.beta1, self.precision)
             self.d_optimizer = make_optimizer(config.lr, config.beta1, self.precision)
             # Create the optimizer slots now, so a restore fills them instead of deferring.

@@ -19,11 +19,12 @@ def tiny_models():
     return model(), model()
 
 
-def test_weight_average_starts_as_a_copy_and_follows_with_warm_up():
+@pytest.mark.parametrize("fuse", [True, False], ids=["xla", "tensorflow"])
+def test_weight_average_starts_as_a_copy_and_follows_with_warm_up(fuse):
     from dcgan_cli.ema import WeightAverage
 
     source, average = tiny_models()
-    ema = WeightAverage(source, average, decay=0.5)
+    ema = WeightAverage(source, average, decay=0.5, fuse=fuse)
     for a, s in zip(average.weights, source.weights):
         np.testing.assert_array_equal(a.numpy(), s.numpy())
 
