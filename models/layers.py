@@ -33,6 +33,26 @@ class ConcatLabels(layers.Layer):
         return tuple(features_shape[:-1]) + (features_shape[-1] + labels_shape[-1],)
 
 
+def _synchronized_moments(x, axes):
+    """Mean and biased variance over all replicas' batches, the variance about the global mean.
+
+    Keras's synchronised path sums x and x^2 in one all-reduce and takes E[x^2] - E[x]^2, which
+    loses float32's digits to cancellation when a channel's mean is large against its spread (a
+    mean 100 standard deviations from zero leaves ~3 of ~7; tests/test_models.py shows a case). The
+    price is a second all-reduce of one value per channel. Returns the input's dtype, as Keras's
+    moments do (statistics in float32).
+    """
+    import tensorflow as tf
+
+    replica = tf.distribute.get_replica_context()
+    values = tf.cast(x, tf.float32)
+    count = tf.cast(tf.reduce_prod(tf.gather(tf.shape(values), axes)), tf.float32)
+    total, count = replica.all_reduce(tf.distribute.ReduceOp.SUM, [tf.reduce_sum(values, axes, keepdims=True), count])
+    mean = total / count
+    squares = replica.all_reduce(tf.distribute.ReduceOp.SUM, tf.reduce_sum(tf.square(values - mean), axes, keepdims=True))
+    return tf.cast(tf.squeeze(mean, axes), x.dtype), tf.cast(tf.squeeze(squares / count, axes), x.dtype)
+
+
 @keras.saving.register_keras_serializable(package="dcgan")
 class FusedBatchNorm(layers.BatchNormalization):
     """Keras's BatchNormalization, computed in training mode by TensorFlow's fused kernel.
@@ -55,6 +75,11 @@ class FusedBatchNorm(layers.BatchNormalization):
                 and not self.synchronized and self.scale and self.center
                 and rank in (2, 4) and self.axis in (-1, rank - 1)
                 and math.prod(inputs.shape[1:]) >= self.FUSED_MIN_FEATURES)
+
+    def _moments(self, inputs, mask):
+        if self.synchronized and mask is None and keras.backend.backend() == "tensorflow":
+            return _synchronized_moments(inputs, self._reduction_axes)
+        return super()._moments(inputs, mask)
 
     def call(self, inputs, training=None, mask=None):
         if not self._fusable(inputs, training, mask):

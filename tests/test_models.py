@@ -165,6 +165,24 @@ def test_fused_batchnorm_in_mixed_bfloat16_matches_keras():
         np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-2, atol=1e-2)
 
 
+def test_synchronized_batchnorm_variance_survives_a_large_mean():
+    """Synchronised BatchNorm's variance is taken about the mean, not as E[x^2] - E[x]^2."""
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import FusedBatchNorm
+
+    # A mean 10^4 spreads from zero: E[x^2] - E[x]^2 keeps no correct digit of the variance in float32.
+    x = np.random.default_rng(0).normal(1000.0, 0.1, (16, 4, 4, 8)).astype("float32")
+    exact = x.astype("float64").var(axis=(0, 1, 2))
+    ours = FusedBatchNorm(momentum=0.0, synchronized=True)
+    keras_own = keras.layers.BatchNormalization(momentum=0.0, synchronized=True)
+    for layer in (ours, keras_own):
+        layer(tf.constant(x), training=True)  # momentum 0: the moving variance is the batch's
+    np.testing.assert_allclose(ours.moving_variance.numpy(), exact, rtol=1e-4)
+    assert np.max(np.abs(keras_own.moving_variance.numpy() / exact - 1)) > 0.1  # the check can fail
+
+
 @pytest.mark.parametrize("units, batch, features", [(6272, 8, 1034), (1, 4, 1034)])
 def test_fast_gradient_dense_is_keras_dense(units, batch, features):
     """Same outputs and gradients (input, kernel, bias) as Keras's Dense, and the same variables."""
