@@ -63,7 +63,8 @@ class FusedBatchNorm(layers.BatchNormalization):
     backward). The mathematics is Keras's: statistics in float32 over every axis but the last, the
     biased batch variance for normalising and for the moving average. The variables are Keras's
     own, so checkpoints are unchanged. Inference, synchronised (multi-replica) statistics, small
-    layers and other backends take Keras's path.
+    layers and other backends take Keras's path, synchronised statistics with the variance taken
+    about the global mean (_synchronized_moments).
     """
 
     # Below this many features per example the fused kernel's fixed cost outweighs the passes it saves.
