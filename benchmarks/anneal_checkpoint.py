@@ -19,12 +19,12 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dcgan_cli import distribute
+from dcgan_cli.train import distribute
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import training_data
-from dcgan_cli.evaluate import MnistSpace, draw
-from dcgan_cli.lr_schedule import learning_rate_at
-from dcgan_cli.trainer import Trainer
+from dcgan_cli.eval.evaluate import MnistSpace, draw
+from dcgan_cli.train.lr_schedule import learning_rate_at
+from dcgan_cli.train.trainer import Trainer
 
 KEYS = ("fid", "precision", "recall", "label_accuracy")
 

@@ -38,8 +38,8 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from dcgan_cli.config import Config
     from dcgan_cli.datasets import training_data
-    from dcgan_cli.distribute import describe, distribute_batches, make_strategy
-    from dcgan_cli.trainer import Trainer
+    from dcgan_cli.train.distribute import describe, distribute_batches, make_strategy
+    from dcgan_cli.train.trainer import Trainer
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)
     data_dir = args.data_dir or str(Path(os.environ["DCGAN_DATA_DIR"]) / "mnist")

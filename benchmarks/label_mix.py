@@ -8,9 +8,9 @@ import argparse
 
 import numpy as np
 
-from dcgan_cli import metrics
-from dcgan_cli.classifier import to_model_range
-from dcgan_cli.evaluate import MnistSpace
+from dcgan_cli.eval import metrics
+from dcgan_cli.eval.classifier import to_model_range
+from dcgan_cli.eval.evaluate import MnistSpace
 
 
 def main():

@@ -18,8 +18,8 @@ import tempfile
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
-from dcgan_cli.bench_train import WARMUP_STEPS, batches, bench_config
-from dcgan_cli.trainer import Trainer
+from dcgan_cli.bench.train import WARMUP_STEPS, batches, bench_config
+from dcgan_cli.train.trainer import Trainer
 
 
 def op_times(logdir: str) -> list[tuple[str, str, float]]:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan_cli.plots import read_scalars
+from dcgan_cli.viz.plots import read_scalars
 
 
 def curve(run: Path) -> dict:

@@ -101,12 +101,12 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
     if ctx.params.get("sync_bn") is not None:  # math, not shape: a resumed run may change it
         config = dataclasses.replace(config, extra={**config.extra, "sync_bn": ctx.params["sync_bn"]})
     config.validate()
-    from dcgan_cli.distribute import make_strategy, peer_failures
+    from dcgan_cli.train.distribute import make_strategy, peer_failures
 
     # Before anything else touches TensorFlow: --cpu-replicas splits the CPU before devices start.
     strategy = make_strategy(ctx.params.get("strategy", "auto"), ctx.params.get("cpu_replicas"))
     _seed_everything(config.seed)
-    from dcgan_cli.trainer import train as train_run
+    from dcgan_cli.train.trainer import train as train_run
 
     with peer_failures():
         train_run(config, run_dir, resume=resume, strategy=strategy, log=lambda msg: click.echo(msg, err=True))
@@ -223,7 +223,7 @@ def train_folder(ctx, out, resume, channels, **options):
                    "[default: RUN/samples/sample_stepN_seedS.png; other modes MODE_stepN_seedS.png].")
 def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out):
     """Draw images from a checkpoint; its config.json rebuilds the model, no other flags needed."""
-    from dcgan_cli.visualize import Request, run
+    from dcgan_cli.viz.sample import Request, run
 
     if per_class and mode not in (None, "per-class"):
         raise UserError(f"--per-class and --mode {mode} conflict; --per-class means --mode per-class: drop one")
@@ -236,7 +236,7 @@ def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, 
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .png, .svg or .pdf [default: RUN/losses.png].")
 def plot(run_dir, out):
     """Plot a run's losses, mean D(x) and D(G(z)), and any evaluation metric, from its TensorBoard logs."""
-    from dcgan_cli.plots import plot_run
+    from dcgan_cli.viz.plots import plot_run
 
     plot_run(run_dir, out, echo=click.echo)
 
@@ -246,7 +246,7 @@ def plot(run_dir, out):
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .gif [default: RUN/progress.gif].")
 def movie(run_dir, out):
     """Play a run's fixed-z sample grids in order as a GIF, each frame stamped with its step."""
-    from dcgan_cli.plots import make_movie
+    from dcgan_cli.viz.plots import make_movie
 
     make_movie(run_dir, out, echo=click.echo)
 
@@ -264,7 +264,7 @@ def movie(run_dir, out):
               help="Output .png [default: RUN/samples/filters_layerN_stepS.png].")
 def filters(checkpoint, layer, channels, top, pool, data_dir, out):
     """Show what D's layers respond to: first-layer filters, or top-activating real images."""
-    from dcgan_cli.plots import show_filters
+    from dcgan_cli.viz.plots import show_filters
 
     show_filters(checkpoint, layer, out, channels, top, pool, data_dir, echo=click.echo)
 
@@ -290,7 +290,7 @@ def bench_train_command(models, precisions, jit, batch_size, steps, rounds, json
     """Time the real train step (D once, G twice) and compare it with this machine's matmul rate."""
     import json
 
-    from dcgan_cli.bench_train import bench_train_many, format_row
+    from dcgan_cli.bench.train import bench_train_many, format_row
 
     if batch_size <= 0 or steps <= 0 or rounds <= 0:
         raise UserError(f"--batch-size, --steps and --rounds must be positive, got {batch_size}, {steps} and {rounds}")
@@ -323,7 +323,7 @@ def bench_train_command(models, precisions, jit, batch_size, steps, rounds, json
 def bench_data_command(dataset, data_dir, category, pattern, crop, image_size, channels, batch_size, limit, seconds,
                        rounds, train_steps, width):
     """Images/s of the input pipeline (decode, crop, resize included) beside the in-memory decoder's rate."""
-    from dcgan_cli.bench_data import bench_data
+    from dcgan_cli.bench.data import bench_data
 
     for name, value in {"--image-size": image_size, "--batch-size": batch_size, "--rounds": rounds,
                         "--seconds": seconds, "--limit": 1 if limit is None else limit}.items():
@@ -377,7 +377,7 @@ def download_mnist_command(dest):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
 def evaluate_command(checkpoint, num, json_path, data_dir, seed):
     """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
-    from dcgan_cli.evaluate import check_json_path, evaluate, format_report, write_json
+    from dcgan_cli.eval.evaluate import check_json_path, evaluate, format_report, write_json
 
     if json_path:
         check_json_path(json_path)
@@ -393,7 +393,7 @@ def evaluate_command(checkpoint, num, json_path, data_dir, seed):
 @click.option("--retrain", is_flag=True, help="Train again even if a cached classifier exists.")
 def train_classifier_command(data_dir, retrain):
     """Train (once; then cached) the MNIST classifier that `dcgan evaluate` measures with."""
-    from dcgan_cli.classifier import cache_dir, load_or_train_classifier
+    from dcgan_cli.eval.classifier import cache_dir, load_or_train_classifier
 
     classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True))
     click.echo(f"MNIST classifier: {classifier.accuracy:.2%} on the 10k test images; cached in {cache_dir()}")
@@ -408,7 +408,7 @@ def train_classifier_command(data_dir, retrain):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for choosing the labelled images.")
 def probe_command(checkpoint, labels, data_dir, seed):
     """The paper's check: a linear classifier on D's features vs on raw pixels (MNIST)."""
-    from dcgan_cli.probe import format_probe, probe
+    from dcgan_cli.eval.probe import format_probe, probe
 
     click.echo(format_probe(probe(checkpoint, int(labels), data_dir, seed)))
 

@@ -56,7 +56,7 @@ class Config:
     ema: float = 0.999
     # The fraction of --epochs' steps, at the end, over which both learning rates fall linearly to 0
     # (0: constant, carpedm20's). Not carpedm20's either: it lets G and D settle instead of ending
-    # wherever their oscillation happens to be (dcgan_cli/lr_schedule.py).
+    # wherever their oscillation happens to be (dcgan_cli/train/lr_schedule.py).
     lr_decay: float = 0.2
 
     # Bookkeeping.
@@ -67,7 +67,7 @@ class Config:
     eval_every: int | None = None  # steps between sample-quality evaluations; None: never
     eval_samples: int = 2000  # samples per evaluation (dcgan evaluate's reported figures use 10,000)
 
-    # Speed: `auto` is resolved at start-up (see dcgan_cli.precision) and the resolved value is what
+    # Speed: `auto` is resolved at start-up (see dcgan_cli.train.precision) and the resolved value is what
     # config.json records.
     precision: str = "auto"
     jit: bool | None = None

@@ -4,7 +4,7 @@
 models take [z, y] / [image, y]; unconditional ones take z / image alone.
 """
 
-from dcgan_cli.models import dcgan, mnist
+from dcgan_cli.models import conditional, dcgan
 
 MODEL_NAMES = ("mnist-conditional", "mnist", "dcgan")
 
@@ -17,8 +17,8 @@ def build_models(model, image_size, channels, z_dim, num_classes, width, synchro
     if model == "mnist-conditional":
         if image_size != 28:
             raise ValueError("the conditional MNIST model is 28x28")
-        return (mnist.conditional_generator(z_dim, num_classes, channels, synchronized_bn),
-                mnist.conditional_discriminator(num_classes, channels, synchronized_bn))
+        return (conditional.conditional_generator(z_dim, num_classes, channels, synchronized_bn),
+                conditional.conditional_discriminator(num_classes, channels, synchronized_bn))
     if model in ("mnist", "dcgan"):
         if num_classes:
             raise ValueError(f"model {model!r} is unconditional")

@@ -136,7 +136,7 @@ def test_nan_loss_stops_with_last_good_checkpoint(tmp_path, mnist_dir, capsys, m
     """A loss that turns NaN after the first checkpoint: clear message, exit 3, checkpoint intact."""
     import tensorflow as tf
 
-    from dcgan_cli import losses, trainer
+    from dcgan_cli.train import losses, trainer
 
     poison = tf.Variable(0.0)
     ns = losses.LOSSES["non_saturating"]

@@ -90,7 +90,7 @@ def test_download_offline(tmp_path, capsys, monkeypatch):
 
 
 def test_train_lsun_reports_skipped_records_each_epoch(lsun_dir, tmp_path, capsys):
-    from dcgan_cli.plots import read_scalars
+    from dcgan_cli.viz.plots import read_scalars
 
     out = tmp_path / "run"
     # 24 records, batch 8: 3 steps per epoch, so 7 steps cover two epochs and a bit of the third.

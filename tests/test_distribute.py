@@ -42,7 +42,7 @@ def load_weights(run, prefix=None):
     import tensorflow as tf
 
     from dcgan_cli.config import Config
-    from dcgan_cli.sampling import build_for_config
+    from dcgan_cli.viz.sampling import build_for_config
 
     generator, discriminator = build_for_config(Config.load(run))
     prefix = prefix or tf.train.latest_checkpoint(str(Path(run) / "ckpt"))
@@ -103,8 +103,8 @@ def equivalence_main():
     import tensorflow as tf
 
     from dcgan_cli.config import Config
-    from dcgan_cli.distribute import make_strategy
-    from dcgan_cli.trainer import Trainer
+    from dcgan_cli.train.distribute import make_strategy
+    from dcgan_cli.train.trainer import Trainer
 
     strategy = make_strategy("mirrored", cpu_replicas=2)
     assert strategy.num_replicas_in_sync == 2
@@ -146,7 +146,7 @@ def equivalence_main():
     a, b, c = weights(single), weights(mirrored), weights(unsync)
 
     # The 2-replica checkpoint (synchronised BatchNorm) restores on one device, and the sampler reads it.
-    from dcgan_cli.sampling import load_generator
+    from dcgan_cli.viz.sampling import load_generator
 
     mirrored.manager.save(checkpoint_number=1)
     mirrored.config.save(mirrored.run_dir)
@@ -285,7 +285,8 @@ def test_losing_a_worker_stops_the_other_with_a_clear_message(tmp_path, mnist_di
 
 def worker_main(dump, args):
     """A `dcgan` worker that copies its temporary directory's checkpoints before cleaning it up."""
-    from dcgan_cli import cli, distribute
+    from dcgan_cli import cli
+    from dcgan_cli.train import distribute
 
     remove = distribute.remove_output_dir
 
@@ -344,7 +345,7 @@ def test_resumed_mirrored_run_matches_an_uninterrupted_one(tmp_path, mnist_dir):
 
 
 def test_strategy_user_errors(monkeypatch, capsys):
-    from dcgan_cli.distribute import make_strategy
+    from dcgan_cli.train.distribute import make_strategy
     from dcgan_cli.errors import UserError
 
     monkeypatch.delenv("TF_CONFIG", raising=False)

@@ -21,7 +21,7 @@ def tiny_models():
 
 @pytest.mark.parametrize("fuse", [True, False], ids=["xla", "tensorflow"])
 def test_weight_average_starts_as_a_copy_and_follows_with_warm_up(fuse):
-    from dcgan_cli.ema import WeightAverage
+    from dcgan_cli.train.ema import WeightAverage
 
     source, average = tiny_models()
     ema = WeightAverage(source, average, decay=0.5, fuse=fuse)
@@ -41,7 +41,7 @@ def test_weight_average_starts_as_a_copy_and_follows_with_warm_up(fuse):
 
 
 def test_training_with_ema_samples_from_the_average(mnist_dir, tmp_path, capsys):
-    from dcgan_cli.sampling import build_for_config, load_generator
+    from dcgan_cli.viz.sampling import build_for_config, load_generator
 
     run = tmp_path / "run"
     args = ["train", "mnist", "--conditional", "--data-dir", mnist_dir, "--out", run, "--batch-size", 16,

@@ -40,7 +40,7 @@ def classifier(cache_dir, mnist_dir, mnist):
     """A quick stand-in classifier written into the cache exactly as load_or_train_classifier would."""
     import keras
 
-    from dcgan_cli import classifier as clf
+    from dcgan_cli.eval import classifier as clf
 
     keras.utils.set_random_seed(0)
     model = clf.build_model()
@@ -58,7 +58,7 @@ def classifier(cache_dir, mnist_dir, mnist):
 @pytest.fixture(scope="session")
 def full_cache_dir(tmp_path_factory, mnist_dir):
     """A cache holding the real classifier, trained once for the slow tests."""
-    from dcgan_cli.classifier import load_or_train_classifier
+    from dcgan_cli.eval.classifier import load_or_train_classifier
 
     folder = tmp_path_factory.mktemp("dcgan-cache-full")
     saved = _with_cache_dir(folder)
@@ -72,7 +72,7 @@ def full_cache_dir(tmp_path_factory, mnist_dir):
 # --- fast, no classifier -------------------------------------------------------------------------
 
 def test_max_pool_to_4x4_and_smaller_maps():
-    from dcgan_cli.probe import max_pool_to
+    from dcgan_cli.eval.probe import max_pool_to
 
     maps = np.arange(2 * 14 * 14 * 3, dtype=np.float32).reshape(2, 14, 14, 3)
     pooled = max_pool_to(maps)
@@ -82,7 +82,7 @@ def test_max_pool_to_4x4_and_smaller_maps():
 
 
 def test_balanced_subset_and_linear_probe():
-    from dcgan_cli.probe import balanced_subset, linear_probe
+    from dcgan_cli.eval.probe import balanced_subset, linear_probe
 
     labels = np.arange(1000) % 10
     pick = balanced_subset(labels, 100, seed=0)
@@ -95,7 +95,7 @@ def test_balanced_subset_and_linear_probe():
 
 
 def test_conditioning_labels_follow_the_class_prior_exactly():
-    from dcgan_cli.evaluate import labels_like
+    from dcgan_cli.eval.evaluate import labels_like
 
     prior = np.array([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]) / 60000  # MNIST's training set
     labels = labels_like(prior, 10000, seed=0)
@@ -108,8 +108,8 @@ def test_conditioning_labels_follow_the_class_prior_exactly():
 
 
 def test_random_features_are_fixed_and_distinguish_images():
-    from dcgan_cli.evaluate import RandomFeatures
-    from dcgan_cli import metrics
+    from dcgan_cli.eval.evaluate import RandomFeatures
+    from dcgan_cli.eval import metrics
 
     images = np.random.default_rng(0).uniform(-1, 1, (40, 32, 32, 3)).astype(np.float32)
     a, b = RandomFeatures(3).features(images), RandomFeatures(3).features(images)
@@ -119,7 +119,7 @@ def test_random_features_are_fixed_and_distinguish_images():
 
 
 def test_format_report_has_model_and_real_columns():
-    from dcgan_cli.evaluate import format_report
+    from dcgan_cli.eval.evaluate import format_report
 
     report = format_report({"fid": 12.5, "real_fid": 0.4, "precision": 0.7, "real_precision": 0.75,
                             "label_accuracy": 0.98, "label_accuracy_0": 1.0, "feature_space": "x"})
@@ -141,7 +141,7 @@ def test_evaluate_and_probe_of_a_missing_checkpoint_are_one_line_errors(tmp_path
 # --- with the stand-in classifier (fast) ----------------------------------------------------------
 
 def test_cached_classifier_is_loaded_not_retrained(classifier, cache_dir, mnist_dir, mnist):
-    from dcgan_cli.classifier import load_or_train_classifier, to_model_range
+    from dcgan_cli.eval.classifier import load_or_train_classifier, to_model_range
 
     info = json.loads((cache_dir / "classifier" / "classifier.json").read_text())
     assert info["test_accuracy"] == classifier.accuracy and info["mnist_source"] == str(mnist_dir)
@@ -171,8 +171,8 @@ def test_evaluate_cli_writes_the_json_keys(classifier, trained_run, tmp_path, ca
 
 
 def test_evaluator_for_the_trainer(classifier, trained_run, mnist_dir):
-    from dcgan_cli.evaluate import evaluator
-    from dcgan_cli.sampling import load_generator
+    from dcgan_cli.eval.evaluate import evaluator
+    from dcgan_cli.viz.sampling import load_generator
 
     config, generator, _ = load_generator(trained_run)
     run = evaluator(config, mnist_dir, num=200)
@@ -191,7 +191,7 @@ def test_probe_reports_d_and_pixel_accuracy(trained_run, mnist_dir, capsys):
 
 @pytest.mark.slow
 def test_classifier_reaches_99_percent(full_cache_dir, mnist_dir, monkeypatch):
-    from dcgan_cli.classifier import EPOCHS, load_or_train_classifier
+    from dcgan_cli.eval.classifier import EPOCHS, load_or_train_classifier
 
     monkeypatch.setenv("DCGAN_CACHE_DIR", str(full_cache_dir))
     messages = []
@@ -202,7 +202,7 @@ def test_classifier_reaches_99_percent(full_cache_dir, mnist_dir, monkeypatch):
 
 @pytest.mark.slow
 def test_real_baseline_of_10k_images(full_cache_dir, trained_run, mnist_dir, monkeypatch):
-    from dcgan_cli.evaluate import evaluate
+    from dcgan_cli.eval.evaluate import evaluate
 
     monkeypatch.setenv("DCGAN_CACHE_DIR", str(full_cache_dir))
     results = evaluate(trained_run, num=10000, data_dir=mnist_dir)
@@ -214,8 +214,8 @@ def test_real_baseline_of_10k_images(full_cache_dir, trained_run, mnist_dir, mon
 def test_rgb_runs_are_measured_in_random_features(tmp_path):
     from dcgan_cli.config import Config
     from dcgan_cli.datasets.testdata import write_lsun_lmdb
-    from dcgan_cli.evaluate import evaluator
-    from dcgan_cli.sampling import build_for_config
+    from dcgan_cli.eval.evaluate import evaluator
+    from dcgan_cli.viz.sampling import build_for_config
 
     lmdb_dir = write_lsun_lmdb(tmp_path / "bedroom_train_lmdb", 60, short_side=40, corrupt=0)
     config = Config(dataset="lsun", data_dir=str(lmdb_dir), model="dcgan", image_size=32, channels=3,
@@ -227,7 +227,7 @@ def test_rgb_runs_are_measured_in_random_features(tmp_path):
 
 
 def test_train_with_eval_every_logs_metrics_and_keeps_the_best(classifier, mnist_dir, tmp_path, capsys):
-    from dcgan_cli.plots import read_scalars
+    from dcgan_cli.viz.plots import read_scalars
 
     run = tmp_path / "run"
     args = ["train", "mnist", "--conditional", "--data-dir", mnist_dir, "--out", run, "--batch-size", 32,

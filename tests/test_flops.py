@@ -3,7 +3,7 @@
 import keras
 from keras import layers
 
-from dcgan_cli.flops import backward_flops, forward_flops, optimizer_flops, train_step_flops
+from dcgan_cli.bench.flops import backward_flops, forward_flops, optimizer_flops, train_step_flops
 
 
 def tiny_models():

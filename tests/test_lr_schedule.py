@@ -5,7 +5,7 @@ import pytest
 import tensorflow as tf
 
 from conftest import run_cli
-from dcgan_cli.lr_schedule import learning_rate_at
+from dcgan_cli.train.lr_schedule import learning_rate_at
 
 
 def rates(steps, decay_fraction, schedule_steps, base_lr=2e-4):
@@ -26,7 +26,7 @@ def test_no_decay_or_no_known_length_keeps_the_rate():
 
 def test_trainer_follows_the_schedule_over_epochs_not_max_steps(mnist_dir, tmp_path):
     from dcgan_cli.config import Config
-    from dcgan_cli.trainer import train
+    from dcgan_cli.train.trainer import train
 
     # 640 images at batch 64: 10 steps per epoch, a 20-step schedule whose last 10 steps decay.
     config = Config(data_dir=str(mnist_dir), limit=640, batch_size=64, epochs=2, lr_decay=0.5,

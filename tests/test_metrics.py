@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from dcgan_cli import metrics
+from dcgan_cli.eval import metrics
 
 
 def gaussian(n, mean, std, seed):

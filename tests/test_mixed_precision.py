@@ -8,7 +8,7 @@ import tensorflow as tf
 
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import training_data
-from dcgan_cli.trainer import Trainer
+from dcgan_cli.train.trainer import Trainer
 
 
 @pytest.mark.parametrize("steps", [

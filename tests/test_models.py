@@ -103,7 +103,7 @@ def test_any_batch_size_works_and_outputs_are_in_range():
 def test_mixed_precision_keeps_images_and_logits_in_float32():
     import keras
 
-    from dcgan_cli.precision import dtype_policy
+    from dcgan_cli.train.precision import dtype_policy
 
     with dtype_policy("mixed_float16"):
         G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)

@@ -4,7 +4,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dcgan_cli.optimizer import FusedAdam, make_optimizer
+from dcgan_cli.train.optimizer import FusedAdam, make_optimizer
 
 
 def test_fused_adam_matches_keras_adam():

@@ -16,7 +16,7 @@ def test_wheel_installs_one_top_level_package_and_a_working_command(tmp_path):
     tops = {name.split("/")[0] for name in zipfile.ZipFile(wheel).namelist()}
     assert {t for t in tops if not t.endswith(".dist-info")} == {"dcgan_cli"}
     names = zipfile.ZipFile(wheel).namelist()
-    assert "dcgan_cli/models/mnist.py" in names and "dcgan_cli/datasets/mnist.py" in names
+    assert "dcgan_cli/models/conditional.py" in names and "dcgan_cli/datasets/mnist.py" in names
 
     target = tmp_path / "site"
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(wheel)],

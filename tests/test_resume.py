@@ -9,7 +9,7 @@ def weights(run, prefix=None):
     import tensorflow as tf
 
     from dcgan_cli.config import Config
-    from dcgan_cli.sampling import build_for_config
+    from dcgan_cli.viz.sampling import build_for_config
 
     config = Config.load(run)
     generator, discriminator = build_for_config(config)

@@ -12,8 +12,8 @@ def intensity_histogram(images_uint8):
 
 
 def samples_at(run, prefix, n=512, seed=1):
-    from dcgan_cli.images import to_uint8
-    from dcgan_cli.sampling import cycling_labels, generate, load_generator, one_hot, sample_z
+    from dcgan_cli.viz.images import to_uint8
+    from dcgan_cli.viz.sampling import cycling_labels, generate, load_generator, one_hot, sample_z
 
     config, generator, step = load_generator(prefix)
     labels = one_hot(cycling_labels(n, config.num_classes), config.num_classes)
@@ -29,9 +29,9 @@ def test_training_moves_samples_toward_the_data(trained_run, mnist):
         distances[step] = np.abs(intensity_histogram(images) - real).sum()
     # Step 0 samples are tanh of near-zero activations: all mid-grey, L1 distance ~2 from MNIST's
     # black-and-white histogram. After 300 steps they must be far closer.
-    from dcgan_cli.sampling import build_for_config, generate, sample_z
+    from dcgan_cli.viz.sampling import build_for_config, generate, sample_z
     from dcgan_cli.config import Config
-    from dcgan_cli.images import to_uint8
+    from dcgan_cli.viz.images import to_uint8
     import tensorflow as tf
 
     config = Config.load(trained_run)

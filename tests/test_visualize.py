@@ -202,7 +202,7 @@ def test_bad_visualisation_options(run, tmp_path, capsys, monkeypatch, args, nee
 @pytest.mark.slow
 def test_per_class_rows_are_classified_as_their_label(trained_run, mnist_dir, tmp_path, capsys):
     """The session's 300-step run against the project's MNIST classifier (trained and cached on first use)."""
-    classifier = pytest.importorskip("dcgan_cli.classifier", reason="the evaluation issue's classifier is not here")
+    classifier = pytest.importorskip("dcgan_cli.eval.classifier", reason="the evaluation issue's classifier is not here")
     sample(trained_run, capsys, "--mode", "per-class", "--out", tmp_path / "p.npz")
     rows = np.load(tmp_path / "p.npz")
     assert rows["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()

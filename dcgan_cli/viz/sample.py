@@ -21,9 +21,9 @@ import numpy as np
 
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
-from dcgan_cli.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, to_uint8, upscale
+from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, to_uint8, upscale
 from dcgan_cli.run_dir import resolve_checkpoint
-from dcgan_cli.sampling import cycling_labels, generate, load_generator, one_hot, sample_z, sample_to_file, tiles_path
+from dcgan_cli.viz.sampling import cycling_labels, generate, load_generator, one_hot, sample_z, sample_to_file, tiles_path
 
 MODES = ("grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph")
 NEEDS_LABELS = ("per-class", "class-morph")

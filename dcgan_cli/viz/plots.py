@@ -16,7 +16,7 @@ import numpy as np
 from dcgan_cli import run_dir as runs
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
-from dcgan_cli.images import add_row_labels, add_title, grid, save_gif, save_png, to_uint8, upscale
+from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_png, to_uint8, upscale
 
 LOSS_TAGS = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss")
 D_TAGS = ("d_real", "d_fake")
@@ -161,7 +161,7 @@ def load_discriminator(checkpoint):
     """(run dir, config, D in float32, step) from RUN, RUN/ckpt or RUN/ckpt/ckpt-N."""
     import tensorflow as tf
 
-    from dcgan_cli.sampling import build_for_config
+    from dcgan_cli.viz.sampling import build_for_config
 
     run_dir, prefix = runs.resolve_checkpoint(checkpoint)
     config = Config.load(run_dir)

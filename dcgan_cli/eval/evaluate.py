@@ -1,7 +1,7 @@
 """`dcgan evaluate`: sample-quality numbers for a checkpoint, beside the same numbers for real data.
 
 MNIST (28x28, one channel) is measured in the feature space of the project's own MNIST classifier
-(dcgan_cli.classifier) against the 10k held-out test images. The real-data baseline is a seeded,
+(dcgan_cli.eval.classifier) against the 10k held-out test images. The real-data baseline is a seeded,
 disjoint set of training images measured the same way; it never changes, so it is cached beside
 the classifier. Other image types have no offline pretrained network (see RandomFeatures).
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from dcgan_cli import metrics
+from dcgan_cli.eval import metrics
 from dcgan_cli.errors import UserError
 
 KID_SUBSETS = 100
@@ -50,7 +50,7 @@ class MnistSpace:
     """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS and labels."""
 
     def __init__(self, data_dir=None, log=print):
-        from dcgan_cli.classifier import load_or_train_classifier, to_model_range
+        from dcgan_cli.eval.classifier import load_or_train_classifier, to_model_range
         from dcgan_cli.datasets.mnist import load_mnist
 
         self.data_dir = data_dir
@@ -67,7 +67,7 @@ class MnistSpace:
 
     def real_baseline(self, num: int, log=print) -> dict:
         """`num` training images (seeded) measured like a model's samples; cached, as it never changes."""
-        from dcgan_cli.classifier import VERSION, cache_dir, to_model_range
+        from dcgan_cli.eval.classifier import VERSION, cache_dir, to_model_range
 
         path = cache_dir() / f"real_baseline_n{num}.json"
         key = {"classifier_version": VERSION, "mnist_sha256": self.classifier.info["mnist_sha256"],
@@ -181,7 +181,7 @@ def labels_like(prior, num: int, seed: int) -> np.ndarray:
 
 def draw(generator, config, num: int, seed: int, class_prior=None):
     """(num images in [-1, 1], their conditioning labels or None); labels follow class_prior (default uniform)."""
-    from dcgan_cli.sampling import generate, one_hot, sample_z
+    from dcgan_cli.viz.sampling import generate, one_hot, sample_z
 
     z = sample_z(config, num, seed)
     if not config.conditional:
@@ -193,7 +193,7 @@ def draw(generator, config, num: int, seed: int, class_prior=None):
 
 def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print) -> dict:
     """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys."""
-    from dcgan_cli.sampling import load_generator
+    from dcgan_cli.viz.sampling import load_generator
 
     if num is None or num < 2 * PR_K + 2:
         raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")

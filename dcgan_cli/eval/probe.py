@@ -49,7 +49,7 @@ def discriminator_features(discriminator, config, images: np.ndarray, batch_size
     """
     import keras
 
-    from dcgan_cli.plots import activation_of
+    from dcgan_cli.viz.plots import activation_of
 
     convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
     extractor = keras.Model(discriminator.input, [activation_of(discriminator, layer) for layer in convs])
@@ -98,9 +98,9 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes: int = 10) -> flo
 
 def probe(checkpoint, labels: int = 100, data_dir=None, seed: int = 0) -> dict:
     """Linear-probe test accuracy on D's features and on raw pixels, with `labels` labelled images."""
-    from dcgan_cli.classifier import to_model_range
+    from dcgan_cli.eval.classifier import to_model_range
     from dcgan_cli.datasets.mnist import load_mnist
-    from dcgan_cli.plots import load_discriminator
+    from dcgan_cli.viz.plots import load_discriminator
 
     if labels not in LABEL_CHOICES:
         raise UserError(f"--labels must be one of {', '.join(map(str, LABEL_CHOICES))}, got {labels}")

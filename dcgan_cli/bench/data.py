@@ -89,7 +89,7 @@ def train_step_rate(dataset: str, batch, image_size: int, channels: int, batch_s
     from pathlib import Path
 
     from dcgan_cli.config import Config
-    from dcgan_cli.trainer import Trainer
+    from dcgan_cli.train.trainer import Trainer
 
     if dataset == "mnist":
         config = Config(dataset="mnist", model="mnist-conditional", image_size=28, channels=1, num_classes=10,

@@ -75,7 +75,7 @@ def generate(generator, config: Config, z, labels_onehot=None, batch_size: int =
 
 def sample_to_file(checkpoint, num, labels, per_class, seed, out, echo=print) -> Path:
     """`dcgan sample`: draw images from a checkpoint into a PNG grid or an NPZ."""
-    from dcgan_cli.images import grid, save_npz, save_png, to_uint8, upscale
+    from dcgan_cli.viz.images import grid, save_npz, save_png, to_uint8, upscale
 
     if out is not None and Path(out).suffix.lower() not in (".png", ".npz"):
         raise UserError(f"--out {out} must end in .png (a grid) or .npz (arrays)")

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from dcgan_cli.losses import GANLoss
-from dcgan_cli.lr_schedule import learning_rate_at
+from dcgan_cli.train.losses import GANLoss
+from dcgan_cli.train.lr_schedule import learning_rate_at
 
 METRIC_NAMES = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss", "d_real", "d_fake")
 
@@ -49,7 +49,7 @@ class TrainStep:
         self.conditional = conditional
         self.d_steps, self.g_steps = d_steps, g_steps
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.weight_average = weight_average  # dcgan_cli.ema.WeightAverage, or None
+        self.weight_average = weight_average  # dcgan_cli.train.ema.WeightAverage, or None
         # With lr_decay, both rates follow lr_schedule.learning_rate_at over `schedule_steps`, which
         # the trainer sets once it knows the dataset's size (epochs x steps per epoch).
         self.lr, self.lr_decay = lr, lr_decay

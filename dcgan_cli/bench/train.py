@@ -2,7 +2,7 @@
 
 The step is the trainer's own (built by `Trainer`, so the same models, optimizers, precision and XLA
 setting as `dcgan train`), fed by the real MNIST pipeline (synthetic images for dcgan64). Its FLOPs
-are counted analytically (dcgan_cli.flops). The practical peak is a dense matmul in the step's
+are counted analytically (dcgan_cli.bench.flops). The practical peak is a dense matmul in the step's
 compute dtype, timed in the same run, alternating with the step, so that a machine shared with
 other work slows both alike; the fastest round of each is reported, and their ratio is the robust
 figure.
@@ -18,8 +18,8 @@ import numpy as np
 import tensorflow as tf
 
 from dcgan_cli.config import Config
-from dcgan_cli.flops import train_step_flops
-from dcgan_cli.precision import cpu_has_native_bf16
+from dcgan_cli.bench.flops import train_step_flops
+from dcgan_cli.train.precision import cpu_has_native_bf16
 
 MODELS = ("mnist-conditional", "mnist", "dcgan64")
 WARMUP_STEPS = 5
@@ -112,7 +112,7 @@ class _Timed:
     """One configuration under test: its trainer, input and per-round timings."""
 
     def __init__(self, model: str, precision: str, jit: bool | None, batch_size: int):
-        from dcgan_cli.trainer import Trainer
+        from dcgan_cli.train.trainer import Trainer
 
         self.model, self.batch_size = model, batch_size
         config = bench_config(model, precision, jit, batch_size)

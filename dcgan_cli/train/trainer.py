@@ -14,20 +14,20 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from dcgan_cli import distribute
+from dcgan_cli.train import distribute
 from dcgan_cli import run_dir as runs
-from dcgan_cli.best_checkpoint import BestCheckpoint
+from dcgan_cli.train.best_checkpoint import BestCheckpoint
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import skipped_records, training_data
-from dcgan_cli.ema import WeightAverage
+from dcgan_cli.train.ema import WeightAverage
 from dcgan_cli.errors import TrainingStopped, UserError
-from dcgan_cli.images import grid, save_png, to_uint8
-from dcgan_cli.losses import get_loss
-from dcgan_cli.optimizer import make_optimizer
-from dcgan_cli.precision import dtype_policy, resolve_jit, resolve_precision
-from dcgan_cli.progress import Progress
-from dcgan_cli.sampling import build_for_config, cycling_labels, generate, one_hot, sample_z
-from dcgan_cli.train_step import TrainStep
+from dcgan_cli.viz.images import grid, save_png, to_uint8
+from dcgan_cli.train.losses import get_loss
+from dcgan_cli.train.optimizer import make_optimizer
+from dcgan_cli.train.precision import dtype_policy, resolve_jit, resolve_precision
+from dcgan_cli.train.progress import Progress
+from dcgan_cli.viz.sampling import build_for_config, cycling_labels, generate, one_hot, sample_z
+from dcgan_cli.train.step import TrainStep
 
 PROGRESS_EVERY = 10  # steps between progress-line redraws (no host sync involved)
 SAMPLE_GRID_SIZE = 64  # unconditional grids are 8x8; conditional ones 10 rows (one per class) x 8
@@ -211,7 +211,7 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
         nonlocal evaluator
         before = (time.perf_counter(), time.process_time())
         if evaluator is None:
-            from dcgan_cli.evaluate import evaluator as make_evaluator
+            from dcgan_cli.eval.evaluate import evaluator as make_evaluator
 
             evaluator = make_evaluator(config, config.data_dir, num=config.eval_samples, log=note)
         results = evaluator(trainer.sampler)

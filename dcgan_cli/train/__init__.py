@@ -1,0 +1,1 @@
+"""Training: the loop, the train step, losses, optimizers, precision and tf.distribute."""
