@@ -4,7 +4,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from dcgan_cli.train.optimizer import FusedAdam, make_optimizer
+from dcgan_cli.kernels import resolve_kernels
+from dcgan_cli.kernels.fast import FusedAdam
+from dcgan_cli.train.optimizer import make_optimizer
 
 
 def test_fused_adam_matches_keras_adam():
@@ -26,6 +28,7 @@ def test_fused_adam_matches_keras_adam():
 
 
 def test_float16_gets_loss_scaling_and_others_do_not():
-    assert isinstance(make_optimizer(2e-4, 0.5, "mixed_float16"), keras.optimizers.LossScaleOptimizer)
+    fast = resolve_kernels("fast")
+    assert isinstance(make_optimizer(2e-4, 0.5, "mixed_float16", fast), keras.optimizers.LossScaleOptimizer)
     for precision in ("float32", "mixed_bfloat16"):
-        assert isinstance(make_optimizer(2e-4, 0.5, precision), FusedAdam)
+        assert isinstance(make_optimizer(2e-4, 0.5, precision, fast), FusedAdam)
