@@ -1,27 +1,22 @@
-"""Pure Keras model builders: no training logic lives here.
+"""The model families: each module holds its pure Keras builders and its Family (models/family.py).
 
-`build_models` is the one entry point the trainer, the sampler and the tools use. Conditional
-models take [z, y] / [image, y]; unconditional ones take z / image alone.
+FAMILIES is the registry that the CLI's --family, config.json's `family`, the bench presets and
+the validation read. Adding a family is one module here and one entry below. Nothing here starts
+TensorFlow until a model is built.
 """
 
-from dcgan_cli.models import conditional, dcgan
+from dcgan_cli.models.conditional import Conditional
+from dcgan_cli.models.dcgan import DCGAN
+from dcgan_cli.models.family import Family
+from dcgan_cli.models.mlp import MLP
 
-MODEL_NAMES = ("mnist-conditional", "mnist", "dcgan")
+FAMILIES: dict[str, type[Family]] = {
+    "dcgan": DCGAN,
+    "conditional": Conditional,
+    "mlp": MLP,
+}
 
 
-def build_models(model, image_size, channels, z_dim, num_classes, width, synchronized_bn=False):
-    """Return (generator, discriminator) for one of MODEL_NAMES.
-
-    Layers take the global Keras dtype policy, so call this under the precision policy wanted.
-    """
-    if model == "mnist-conditional":
-        if image_size != 28:
-            raise ValueError("the conditional MNIST model is 28x28")
-        return (conditional.conditional_generator(z_dim, num_classes, channels, synchronized_bn),
-                conditional.conditional_discriminator(num_classes, channels, synchronized_bn))
-    if model in ("mnist", "dcgan"):
-        if num_classes:
-            raise ValueError(f"model {model!r} is unconditional")
-        return (dcgan.generator(image_size, channels, z_dim, width, synchronized_bn),
-                dcgan.discriminator(image_size, channels, width, synchronized_bn))
-    raise ValueError(f"unknown model {model!r}; expected one of {MODEL_NAMES}")
+def family_names(labelled: bool = True) -> list[str]:
+    """The families in registry order; those that take class labels only for labelled data."""
+    return [name for name, family in FAMILIES.items() if labelled or not family.takes_labels]

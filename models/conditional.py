@@ -4,41 +4,73 @@ The one departure is G's output: tanh with data in [-1, 1] (carpedm20: sigmoid w
 [0, 1]), as the paper prescribes and as every other model here does.
 """
 
-import keras
-from keras import layers
-
-from dcgan_cli.models.layers import LEAK, ConcatLabels, batch_norm, conv, deconv, dense
+from dcgan_cli.models.family import Family
 
 GFC_DIM = 1024  # carpedm20's gfc_dim / dfc_dim
 GF_DIM = 64
 DF_DIM = 64
 
 
-def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, name="generator"):
+class Conditional(Family):
+    """G and D both take the one-hot class label y, concatenated where carpedm20 concatenates it."""
+
+    name = "conditional"
+    description = "carpedm20's class-conditional MNIST model (labels fed to G and D; 28x28, fixed widths)"
+    takes_labels = True
+    default_width = GF_DIM  # recorded in config.json; the widths are carpedm20's, not an option
+    bench_sizes = (28,)
+    hidden = (("d_h0_conv", "d_h0_lrelu"), ("d_h1_conv", "d_h1_lrelu"), ("d_h2_lin", "d_h2_lrelu"))
+
+    def problem(self):
+        if self.image_size != 28:
+            return f"the conditional family is carpedm20's 28x28 MNIST model, not {self.image_size}x{self.image_size}"
+        return super().problem()
+
+    def build_generator(self, kernels=None, synchronized_bn=False):
+        return conditional_generator(self.z_dim, self.num_classes, self.channels, synchronized_bn, kernels)
+
+    def build_discriminator(self, kernels=None, synchronized_bn=False):
+        return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels)
+
+
+def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, kernels=None,
+                          name="generator"):
     """[z, y] -> 28x28xchannels image in [-1, 1]."""
+    import keras
+    from keras import layers
+
+    from dcgan_cli.models.layers import ConcatLabels, batch_norm, deconv, dense, kernels_or_default
+
+    k = kernels_or_default(kernels)
     z = keras.Input((z_dim,), name="z")
     y = keras.Input((num_classes,), name="y")
     concat = ConcatLabels
 
     h = concat(name="g_concat_z")(z, y)
-    h = dense(GFC_DIM, "g_h0_lin")(h)
-    h = layers.ReLU(name="g_h0_relu")(batch_norm("g_bn0", synchronized_bn)(h))
+    h = dense(GFC_DIM, "g_h0_lin", k)(h)
+    h = layers.ReLU(name="g_h0_relu")(batch_norm("g_bn0", k, synchronized_bn)(h))
     h = concat(name="g_concat_h0")(h, y)
-    h = dense(GF_DIM * 2 * 7 * 7, "g_h1_lin")(h)
-    h = layers.ReLU(name="g_h1_relu")(batch_norm("g_bn1", synchronized_bn)(h))
+    h = dense(GF_DIM * 2 * 7 * 7, "g_h1_lin", k)(h)
+    h = layers.ReLU(name="g_h1_relu")(batch_norm("g_bn1", k, synchronized_bn)(h))
     h = layers.Reshape((7, 7, GF_DIM * 2), name="g_h1_reshape")(h)
     h = concat(name="g_concat_h1")(h, y)
-    h = deconv(GF_DIM * 2, 7, 14, "g_h2")(h)
-    h = layers.ReLU(name="g_h2_relu")(batch_norm("g_bn2", synchronized_bn)(h))
+    h = deconv(GF_DIM * 2, 7, 14, "g_h2", k)(h)
+    h = layers.ReLU(name="g_h2_relu")(batch_norm("g_bn2", k, synchronized_bn)(h))
     h = concat(name="g_concat_h2")(h, y)
-    h = deconv(channels, 14, 28, "g_h3")(h)
+    h = deconv(channels, 14, 28, "g_h3", k)(h)
     # float32 output under mixed precision, so images and losses never round to half precision.
     image = layers.Activation("tanh", dtype="float32", name="g_tanh")(h)
     return keras.Model([z, y], image, name=name)
 
 
-def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, name="discriminator"):
+def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, kernels=None, name="discriminator"):
     """[image, y] -> one real/fake logit per image (float32)."""
+    import keras
+    from keras import layers
+
+    from dcgan_cli.models.layers import LEAK, ConcatLabels, batch_norm, conv, dense, kernels_or_default
+
+    k = kernels_or_default(kernels)
     image = keras.Input((28, 28, channels), name="image")
     y = keras.Input((num_classes,), name="y")
     concat = ConcatLabels
@@ -48,11 +80,11 @@ def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False,
     h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
     h = concat(name="d_concat_h0")(h, y)
     h = conv(DF_DIM + num_classes, "d_h1_conv")(h)  # 74 filters: df_dim + y_dim
-    h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(batch_norm("d_bn1", synchronized_bn)(h))
+    h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(batch_norm("d_bn1", k, synchronized_bn)(h))
     h = layers.Flatten(name="d_h1_flatten")(h)
     h = concat(name="d_concat_h1")(h, y)
-    h = dense(GFC_DIM, "d_h2_lin")(h)
-    h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(batch_norm("d_bn2", synchronized_bn)(h))
+    h = dense(GFC_DIM, "d_h2_lin", k)(h)
+    h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(batch_norm("d_bn2", k, synchronized_bn)(h))
     h = concat(name="d_concat_h2")(h, y)
-    logit = dense(1, "d_h3_lin", dtype="float32")(h)
+    logit = dense(1, "d_h3_lin", k, dtype="float32")(h)
     return keras.Model([image, y], logit, name=name)

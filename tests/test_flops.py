@@ -40,9 +40,9 @@ def test_counts_match_a_hand_count():
 
 
 def test_conditional_mnist_step_is_about_what_the_layer_shapes_say():
-    from dcgan_cli.models import build_models
+    from dcgan_cli.models import FAMILIES
 
-    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    G, D = FAMILIES["conditional"](28, 1, 100, "uniform", 10).build()
     # G's deconvolution 7x7x138 -> 14x14x128 dominates G: 2*25*128 FLOPs per input element.
     assert forward_flops(G, 1) > 2 * 25 * 128 * 7 * 7 * 138
     gflop = train_step_flops(G, D, 64) / 1e9

@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from dcgan_cli.models import build_models
+from dcgan_cli.models import FAMILIES
+
+
+def build_models(family, image_size, channels, z_dim, num_classes, width):
+    """(G, D) of a family at a shape, with the default (fast) kernels."""
+    return FAMILIES[family](image_size, channels, z_dim, "uniform", num_classes, width).build()
 
 # carpedm20's conditional MNIST model (reference.md section 2), layer by layer:
 # (layer name, output shape without batch, parameter count)
@@ -43,7 +48,7 @@ def layer_table(model, names):
 
 
 def test_conditional_mnist_matches_carpedm20_layer_for_layer():
-    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    G, D = build_models("conditional", 28, 1, 100, 10, 64)
     assert layer_table(G, [n for n, _, _ in CONDITIONAL_G]) == CONDITIONAL_G
     assert layer_table(D, [n for n, _, _ in CONDITIONAL_D]) == CONDITIONAL_D
     assert G.count_params() == sum(p for _, _, p in CONDITIONAL_G)
@@ -53,7 +58,7 @@ def test_conditional_mnist_matches_carpedm20_layer_for_layer():
 @pytest.mark.parametrize("size,width,start", [(64, 128, 4), (32, 64, 2), (128, 64, 8), (28, 64, 2)])
 def test_dcgan_shapes_follow_the_paper(size, width, start):
     channels = 1 if size == 28 else 3
-    G, D = build_models("dcgan" if size != 28 else "mnist", size, channels, 100, 0, width)
+    G, D = build_models("dcgan", size, channels, 100, 0, width)
     convs = [l for l in G.layers if l.name.startswith("g_h") and l.count_params()]
     shapes = [tuple(l.output.shape[1:]) for l in convs]
     # z -> (s/16)^2 x 8w, then 4w, 2w, w, channels; e.g. the paper's 4x4x1024 -> 64x64x3 at width 128.
@@ -69,20 +74,20 @@ def test_dcgan_shapes_follow_the_paper(size, width, start):
 
 
 def test_batchnorm_settings_and_placement():
-    for model in build_models("mnist-conditional", 28, 1, 100, 10, 64) + build_models("dcgan", 64, 3, 100, 0, 64):
+    for model in build_models("conditional", 28, 1, 100, 10, 64) + build_models("dcgan", 64, 3, 100, 0, 64):
         bns = [l for l in model.layers if "bn" in l.name]
         assert bns and all(l.momentum == 0.9 and l.epsilon == 1e-5 for l in bns)
     import keras
 
     # No BatchNorm on G's output layer nor on D's input layer.
-    for G, D in (build_models("mnist-conditional", 28, 1, 100, 10, 64), build_models("dcgan", 64, 3, 100, 0, 64)):
+    for G, D in (build_models("conditional", 28, 1, 100, 10, 64), build_models("dcgan", 64, 3, 100, 0, 64)):
         producer = G.get_layer("g_tanh").input._keras_history.operation
         assert isinstance(producer, keras.layers.Conv2DTranspose)
         assert D.get_layer("d_h0_lrelu").input._keras_history.operation is D.get_layer("d_h0_conv")
 
 
 def test_weights_start_from_normal_0_02():
-    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    G, D = build_models("conditional", 28, 1, 100, 10, 64)
     kernel = G.get_layer("g_h1_lin").kernel.numpy()
     assert abs(kernel.std() - 0.02) < 0.001 and abs(kernel.mean()) < 0.001
     conv = D.get_layer("d_h1_conv").kernel.numpy()
@@ -91,7 +96,7 @@ def test_weights_start_from_normal_0_02():
 
 
 def test_any_batch_size_works_and_outputs_are_in_range():
-    G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+    G, D = build_models("conditional", 28, 1, 100, 10, 64)
     for n in (1, 7, 130):
         z = np.random.uniform(-1, 1, (n, 100)).astype("float32")
         y = np.eye(10, dtype="float32")[np.arange(n) % 10]
@@ -106,7 +111,7 @@ def test_mixed_precision_keeps_images_and_logits_in_float32():
     from dcgan_cli.train.precision import dtype_policy
 
     with dtype_policy("mixed_float16"):
-        G, D = build_models("mnist-conditional", 28, 1, 100, 10, 64)
+        G, D = build_models("conditional", 28, 1, 100, 10, 64)
     assert G.get_layer("g_h2").compute_dtype == "float16"
     z, y = np.zeros((2, 100), "float32"), np.eye(10, dtype="float32")[:2]
     images = G([z, y])
@@ -120,7 +125,8 @@ def test_fused_batchnorm_is_keras_batchnorm(shape):
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import BN_EPSILON, BN_MOMENTUM, FusedBatchNorm
+    from dcgan_cli.kernels.fast import FusedBatchNorm
+    from dcgan_cli.models.layers import BN_EPSILON, BN_MOMENTUM
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(2, 3, shape).astype("float32"))
@@ -152,7 +158,7 @@ def test_fused_batchnorm_in_mixed_bfloat16_matches_keras():
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import FusedBatchNorm
+    from dcgan_cli.kernels.fast import FusedBatchNorm
 
     x = tf.cast(tf.constant(np.random.default_rng(0).normal(2, 3, (8, 16, 16, 32)).astype("float32")), tf.bfloat16)
     outputs = []
@@ -170,7 +176,7 @@ def test_synchronized_batchnorm_variance_survives_a_large_mean():
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import FusedBatchNorm
+    from dcgan_cli.kernels.fast import FusedBatchNorm
 
     # A mean 10^4 spreads from zero: E[x^2] - E[x]^2 keeps no correct digit of the variance in float32.
     x = np.random.default_rng(0).normal(1000.0, 0.1, (16, 4, 4, 8)).astype("float32")
@@ -189,7 +195,7 @@ def test_fast_gradient_dense_is_keras_dense(units, batch, features):
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import FastGradDense
+    from dcgan_cli.kernels.fast import FastGradDense
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(batch, features)).astype("float32"))
@@ -218,7 +224,7 @@ def test_fast_gradient_layers_in_mixed_bfloat16(kind):
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import FastGradConv2DTranspose, FastGradDense
+    from dcgan_cli.kernels.fast import FastGradConv2DTranspose, FastGradDense
 
     init = keras.initializers.Constant(0.01)
     if kind == "dense":
@@ -250,12 +256,14 @@ def test_fast_gradient_deconv_is_keras_conv2d_transpose(in_size, out_size, cin, 
     import keras
     import tensorflow as tf
 
-    from dcgan_cli.models.layers import FastGradConv2DTranspose, deconv
+    from dcgan_cli.kernels import resolve_kernels
+    from dcgan_cli.kernels.fast import FastGradConv2DTranspose
+    from dcgan_cli.models.layers import deconv
 
     rng = np.random.default_rng(0)
     x = tf.constant(rng.normal(size=(3, in_size, in_size, cin)).astype("float32"))
     upstream = tf.constant(rng.normal(size=(3, out_size, out_size, cout)).astype("float32"))
-    fast = deconv(cout, in_size, out_size, "g_h")
+    fast = deconv(cout, in_size, out_size, "g_h", resolve_kernels("fast"))
     assert isinstance(fast, FastGradConv2DTranspose)
     plain = keras.layers.Conv2DTranspose(cout, 5, strides=2, padding="same", output_padding=fast.output_padding, name="g_h")
     results = []
