@@ -1,7 +1,11 @@
 """The run configuration: one dataclass, saved as config.json beside every checkpoint.
 
 A checkpoint directory plus its config.json is enough to rebuild the models, so everything that
-changes a model's shape lives here.
+changes a model's shape lives here, as does every other setting of a run, each a typed field. Config
+also owns what a resumed run may change (RESUME_POLICY) and reads the config.json files of older
+versions of dcgan (migrate).
+
+The CLI imports this module to build its options, so it imports no TensorFlow.
 """
 
 from __future__ import annotations
@@ -9,16 +13,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from dcgan_cli.errors import UserError
 
 CONFIG_FILE = "config.json"
-
-# Fields that define the models' shapes or the training mathematics. A resumed run may change the
-# schedule (epochs, max_steps, sample/checkpoint frequency) but not these.
-SHAPE_FIELDS = ("model", "image_size", "channels", "num_classes", "z_dim", "width")
 
 
 @dataclass
@@ -31,14 +31,15 @@ class Config:
     pattern: str | None = None  # folder datasets: glob of image files
     crop: int | None = None  # folder datasets: centre crop before resizing
 
-    # The models. `model` is one of models.MODEL_NAMES.
-    model: str = "mnist-conditional"
+    # The models: `family` is one of models.FAMILIES, the rest its shape.
+    family: str = "conditional"
     image_size: int = 28
     channels: int = 1
-    num_classes: int = 10  # 0 for an unconditional model
+    num_classes: int = 10  # 0 for a family that takes no labels
     z_dim: int = 100
-    z_dist: str = "uniform"  # uniform in [-1, 1] or normal(0, 1)
-    width: int = 64  # gf_dim = df_dim
+    z_dist: str = "uniform"  # one of models.family.Z_DISTRIBUTIONS
+    width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
+    depth: int | None = None  # hidden layers (mlp); None for families without the option
 
     # Optimisation (carpedm20's defaults).
     loss: str = "non_saturating"
@@ -51,8 +52,7 @@ class Config:
     g_steps: int = 2
     seed: int = 0
     # Decay of the moving average of G's weights that samples and evaluates (0: none). Not carpedm20's:
-    # it leaves training alone and, on conditional MNIST, reaches 98% label accuracy 3x sooner
-    # (benchmarks/README.md, "Sample quality").
+    # it leaves training alone and reaches good samples far sooner (benchmarks/README.md, "Sample quality").
     ema: float = 0.999
     # The fraction of --epochs' steps, at the end, over which both learning rates fall linearly to 0
     # (0: constant, carpedm20's). Not carpedm20's either: it lets G and D settle instead of ending
@@ -67,18 +67,34 @@ class Config:
     eval_every: int | None = None  # steps between sample-quality evaluations; None: never
     eval_samples: int = 2000  # samples per evaluation (dcgan evaluate's reported figures use 10,000)
 
-    # Speed: `auto` is resolved at start-up (see dcgan_cli.train.precision) and the resolved value is what
-    # config.json records.
-    precision: str = "auto"
-    jit: bool | None = None
-
-    extra: dict = field(default_factory=dict)
+    # How the mathematics is computed.
+    precision: str = "auto"  # one of train.precision.PRECISIONS; `auto` is resolved at start-up
+    jit: bool | None = None  # XLA; None: on for GPUs, off for CPUs
+    kernels: str = "fast"  # one of kernels.KERNELS
+    sync_bn: bool | None = None  # synchronise BatchNorm statistics across replicas; None: yes
 
     @property
     def conditional(self) -> bool:
         return self.num_classes > 0
 
+    def make_family(self):
+        """The models.Family this configuration describes; a UserError if it cannot build one."""
+        from dcgan_cli.models import FAMILIES
+
+        if self.family not in FAMILIES:
+            raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
+        try:
+            return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
+                                        self.width, self.depth)
+        except ValueError as exc:
+            raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
+
     def validate(self) -> None:
+        from dcgan_cli.kernels import KERNELS
+        from dcgan_cli.models.family import Z_DISTRIBUTIONS
+        from dcgan_cli.train.losses import LOSSES
+        from dcgan_cli.train.precision import PRECISIONS
+
         positive = {
             "batch_size": self.batch_size, "epochs": self.epochs, "z_dim": self.z_dim,
             "d_steps": self.d_steps, "g_steps": self.g_steps, "sample_every": self.sample_every,
@@ -87,16 +103,13 @@ class Config:
         }
         for name, value in positive.items():
             if value is None or value <= 0:
-                flag = "--" + name.replace("_", "-")
-                raise UserError(f"{flag} must be a positive integer, got {value}")
-        if self.max_steps is not None and self.max_steps <= 0:
-            raise UserError(f"--max-steps must be a positive integer, got {self.max_steps}")
-        if self.eval_every is not None and self.eval_every <= 0:
-            raise UserError(f"--eval-every must be a positive integer, got {self.eval_every}")
+                raise UserError(f"{flag(name)} must be a positive integer, got {value}")
+        for name in ("max_steps", "eval_every", "limit", "depth"):
+            value = getattr(self, name)
+            if value is not None and value <= 0:
+                raise UserError(f"{flag(name)} must be a positive integer, got {value}")
         if self.eval_samples < 8:
             raise UserError(f"--eval-samples must be at least 8 (2000 is the default), got {self.eval_samples}")
-        if self.limit is not None and self.limit <= 0:
-            raise UserError(f"--limit must be a positive integer, got {self.limit}")
         if not self.lr > 0:
             raise UserError(f"--lr must be positive, got {self.lr}")
         if not 0 <= self.ema < 1:
@@ -105,30 +118,57 @@ class Config:
             raise UserError(f"--lr-decay must be in [0, 1] (a fraction of the run; 0 keeps the rate constant), got {self.lr_decay}")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
-        if self.z_dist not in ("uniform", "normal"):
-            raise UserError(f"--z-dist must be uniform or normal, got {self.z_dist}")
+        for name, registry in (("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES), ("precision", PRECISIONS),
+                               ("kernels", KERNELS)):
+            if getattr(self, name) not in registry:
+                raise UserError(f"{flag(name)} must be one of {', '.join(registry)}, got {getattr(self, name)}")
+        self.make_family()
+
+    # --- resuming ----------------------------------------------------------------------------------
+
+    def resume_with(self, requested: Config, typed: set[str]) -> Config:
+        """This (saved) configuration with the changes typed for a resumed run that RESUME_POLICY allows.
+
+        `requested` is the configuration the command line describes and `typed` the fields its user
+        typed. The dataset and family must match whether typed or not (defaults differ between them);
+        any other typed field the policy keeps fixed must equal the saved value.
+        """
+        if (self.dataset, self.family) != (requested.dataset, requested.family):
+            again = f"dcgan train {self.dataset} --family {self.family} --resume"
+            raise UserError(f"the run to resume is a {self.dataset}-{self.family} run, not {requested.dataset}-"
+                            f"{requested.family}; use `{again}`, or --out NEW_DIR for a new run")
+        changes = {}
+        for name in sorted(typed & set(RESUME_POLICY)):
+            new, old = getattr(requested, name), getattr(self, name)
+            if RESUME_POLICY[name].may_change:
+                changes[name] = new
+            elif new != old:
+                raise UserError(f"{flag(name)} {new} differs from the resumed run's {old} ({RESUME_POLICY[name].reason}); "
+                                f"drop {flag(name)} to resume, or use --out NEW_DIR for a new run")
+        return dataclasses.replace(self, **changes)
+
+    # --- files ---------------------------------------------------------------------------------------
 
     def to_json(self) -> str:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Config":
+    def from_dict(cls, data: dict) -> Config:
+        data = migrate(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
-        data = {"ema": 0.0, "lr_decay": 0.0, **data}  # older runs trained without these
         if unknown:
             raise UserError(f"config.json has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
         return cls(**data)
 
     def save(self, run_dir: str | os.PathLike) -> None:
         """Write config.json atomically, so a crash never leaves half a config."""
-        path = Path(run_dir) / CONFIG_FILE
-        tmp = path.with_suffix(".json.tmp")
-        tmp.write_text(self.to_json())
-        os.replace(tmp, path)
+        from dcgan_cli.files import write_text
+
+        write_text(Path(run_dir) / CONFIG_FILE, self.to_json())
 
     @classmethod
-    def load(cls, run_dir: str | os.PathLike) -> "Config":
+    def load(cls, run_dir: str | os.PathLike) -> Config:
         path = Path(run_dir) / CONFIG_FILE
         try:
             data = json.loads(path.read_text())
@@ -139,3 +179,58 @@ class Config:
         if not isinstance(data, dict):
             raise UserError(f"{path} does not hold a configuration object; restore it or retrain")
         return cls.from_dict(data)
+
+
+def flag(name: str) -> str:
+    """The command-line option of a Config field."""
+    return "--" + name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class ResumeRule:
+    may_change: bool
+    reason: str
+
+
+def _rule(may_change: bool, reason: str, names: str) -> dict[str, ResumeRule]:
+    return {name: ResumeRule(may_change, reason) for name in names.split()}
+
+
+# What a resumed run may change, field by field, and why. Every Config field has exactly one rule
+# (tests/test_config.py checks), so a new setting must say how it behaves on --resume.
+RESUME_POLICY: dict[str, ResumeRule] = {
+    **_rule(False, "it shapes the models' variables, which the checkpoint holds",
+            "family image_size channels num_classes z_dim width depth"),
+    **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
+            "dataset category limit pattern crop z_dist loss batch_size lr beta1 d_steps g_steps seed ema lr_decay"),
+    **_rule(True, "when the run stops (and so where --lr-decay's schedule ends)", "epochs max_steps"),
+    **_rule(True, "what is written and how often, not what is learned",
+            "sample_every checkpoint_every log_every keep eval_every eval_samples"),
+    **_rule(True, "how the same mathematics is computed; no variable changes", "precision jit kernels sync_bn"),
+    **_rule(True, "where the same data is read from", "data_dir"),
+}
+
+# config.json's `model` before the family registry (dcgan <= 0.1.0 as of issue 14), and its family now.
+LEGACY_MODELS = {"mnist-conditional": "conditional", "mnist": "dcgan", "dcgan": "dcgan"}
+# Settings that once lived in config.json's untyped `extra` object.
+LEGACY_EXTRA = ("sync_bn",)
+# Fields that runs from before they existed trained without: their value then, not today's default.
+ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0}
+
+
+def migrate(data: dict) -> dict:
+    """A config.json object of any earlier dcgan, in today's fields: `model` becomes `family`,
+    `extra`'s settings become fields, and settings a run predates take the value it trained with."""
+    data = {**ABSENT_MEANS, **data}
+    if "model" in data:
+        model = data.pop("model")
+        if model not in LEGACY_MODELS:
+            raise UserError(f"config.json's model {model!r} is not one dcgan ever wrote "
+                            f"({', '.join(LEGACY_MODELS)}); restore the run's config.json")
+        data.setdefault("family", LEGACY_MODELS[model])
+    extra = data.pop("extra", None) or {}
+    if not isinstance(extra, dict) or set(extra) - set(LEGACY_EXTRA):
+        raise UserError(f"config.json's extra {extra!r} holds settings this dcgan does not know; upgrade dcgan")
+    for name, value in extra.items():
+        data.setdefault(name, value)
+    return data

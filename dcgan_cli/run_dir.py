@@ -12,10 +12,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import tensorflow as tf
-
 from dcgan_cli.config import CONFIG_FILE
 from dcgan_cli.errors import UserError
+from dcgan_cli.files import folder_problem
 
 CKPT_DIR = "ckpt"
 SAMPLES_DIR = "samples"
@@ -23,12 +22,19 @@ LOGS_DIR = "logs"
 BEST_DIR = "best"
 
 
-def default_run_dir(dataset: str, conditional: bool) -> Path:
-    return Path("checkpoints") / (dataset + ("-conditional" if conditional else ""))
+def default_run_dir(dataset: str, family: str) -> Path:
+    """checkpoints/DATASET for the dcgan family (as before families existed), checkpoints/DATASET-FAMILY otherwise."""
+    return Path("checkpoints") / (dataset if family == "dcgan" else f"{dataset}-{family}")
+
+
+def latest_checkpoint(folder: Path) -> str | None:
+    import tensorflow as tf
+
+    return tf.train.latest_checkpoint(str(folder))
 
 
 def has_run(run_dir: Path) -> bool:
-    return (run_dir / CONFIG_FILE).exists() or tf.train.latest_checkpoint(str(run_dir / CKPT_DIR)) is not None
+    return (run_dir / CONFIG_FILE).exists() or latest_checkpoint(run_dir / CKPT_DIR) is not None
 
 
 def prepare(run_dir: Path, resume: bool) -> bool:
@@ -42,11 +48,11 @@ def prepare(run_dir: Path, resume: bool) -> bool:
     try:
         for sub in ("", CKPT_DIR, SAMPLES_DIR, LOGS_DIR):
             (run_dir / sub).mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".write_test"
-        probe.write_text("")
-        probe.unlink()
     except OSError as exc:
         raise UserError(f"cannot write to {run_dir} ({exc.strerror}); pass --out a writable directory") from None
+    problem = folder_problem(run_dir)
+    if problem:
+        raise UserError(f"cannot write to {run_dir}: it {problem}; pass --out a writable directory")
     return exists
 
 
@@ -58,7 +64,7 @@ def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, str]:
             run_dir, folder = path.parent, path
         else:
             run_dir, folder = path, path / CKPT_DIR
-        prefix = tf.train.latest_checkpoint(str(folder))
+        prefix = latest_checkpoint(folder)
         if prefix is None:
             raise UserError(f"no checkpoint in {path}; point --checkpoint at a run directory made by `dcgan train`")
         return run_dir, prefix

@@ -1,0 +1,84 @@
+"""Writing files so that nobody ever sees half of one, and checking before any work that they can be written.
+
+Every file dcgan writes outside TensorFlow's checkpoints (config.json, sample grids, GIFs, NPZs, plots,
+JSON results, the classifier cache) goes through atomic_path: the content is written to a temporary
+file beside the target and renamed over it (os.replace is atomic within a filesystem), so a crash
+leaves the old file or the new one. A failed write removes its temporary file and is one line.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from dcgan_cli.errors import UserError
+
+# Temporary files are hidden and named for their process: .tmp-PID-NAME beside NAME.
+TMP_PREFIX = ".tmp-"
+DEFAULT_FIX = "free some space or choose another location"
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike, fix: str | None = None) -> Iterator[Path]:
+    """Yield a temporary path to write; it replaces `path` when the block completes.
+
+    The temporary name keeps the target's full name as its end (e.g. `.tmp-7-x.weights.h5`), so
+    writers that check or add a suffix (numpy, Keras, matplotlib) accept it unchanged.
+    """
+    path = Path(path)
+    tmp = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"cannot write {path} ({exc.strerror or exc}); {fix or DEFAULT_FIX}") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes, fix: str | None = None) -> Path:
+    with atomic_path(path, fix) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def write_text(path: str | os.PathLike, text: str, fix: str | None = None) -> Path:
+    return write_bytes(path, text.encode(), fix)
+
+
+def write_json(path: str | os.PathLike, data, fix: str | None = None) -> Path:
+    return write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n", fix)
+
+
+def folder_problem(folder: str | os.PathLike) -> str | None:
+    """Why no file can be created in folder ("does not exist", "is not writable (...)"), or None.
+
+    It creates (and at once discards) a real file, which is the only test that also holds for
+    root, read-only mounts and network filesystems.
+    """
+    folder = Path(folder)
+    if not folder.is_dir():
+        return "does not exist"
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        return f"is not writable ({exc.strerror})"
+    return None
+
+
+def check_writable(path: str | os.PathLike, flag: str = "--out", suffixes: tuple[str, ...] | None = None) -> Path:
+    """Refuse, in one line and before any work, an output file that could not be written."""
+    path = Path(path)
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise UserError(f"{flag} {path} must end in {' or '.join(suffixes)}")
+    problem = folder_problem(path.parent)
+    if problem == "does not exist":
+        raise UserError(f"cannot write {path}: folder {path.parent} does not exist; create it or choose another {flag}")
+    if problem:
+        raise UserError(f"cannot write {path}: folder {path.parent} {problem}; choose another {flag}")
+    return path
