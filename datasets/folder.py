@@ -12,7 +12,8 @@ from pathlib import Path
 
 import tensorflow as tf
 
-from dcgan_cli.datasets.images import PROBE, epoch_batches, first_readable
+from dcgan_cli.datasets.images import PROBE, SkipCounter, epoch_batches, first_readable
+from dcgan_cli.datasets.pipeline import Pipeline
 from dcgan_cli.errors import UserError
 
 IMAGE_PATTERNS = ("*.jpg", "*.jpeg", "*.png", "*.webp", "*.bmp", "*.gif")
@@ -70,13 +71,14 @@ def epoch_records(paths: list[str], seed: int):
 
 def folder_batches(data_dir, pattern: str | None, crop: int | None, image_size: int, channels: int,
                    batch_size: int, seed: int, start_step: int = 0,
-                   limit: int | None = None) -> tuple[tf.data.Dataset, int]:
-    """(endless dataset of (images, labels of width 0), number of images)."""
+                   limit: int | None = None) -> Pipeline:
+    """Endless batches of (images, labels of width 0) over the folder's (first `limit`) images."""
     if crop is not None and crop < 0:
         raise UserError(f"--crop must be 0 (the largest centre square) or a size in pixels, got {crop}")
     if crop == 0:
         crop = None  # the largest centre square, as for LSUN
     paths = open_folder(data_dir, pattern, channels, limit)
+    skips = SkipCounter()
     dataset = epoch_batches(epoch_records(paths, seed), start_step, len(paths), batch_size,
-                            image_size, channels, crop)
-    return dataset, len(paths)
+                            image_size, channels, skips, crop)
+    return Pipeline(dataset, len(paths), skips)

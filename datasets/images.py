@@ -2,8 +2,8 @@
 
 Decoding runs in TensorFlow's C++ thread pool (no Python per image), so it scales with cores.
 A record that does not decode (damaged, truncated, not an image) is dropped, never fatal: its
-position in the record stream goes missing, and the gaps are added up in one counter,
-`SKIPPED`, which the trainer reads when it logs.
+position in the record stream goes missing, and the gaps are added up in the pipeline's own
+SkipCounter, which the trainer reads when it logs.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import tensorflow as tf
 
 from dcgan_cli.errors import UserError
+from dcgan_cli.pixels import to_model_range
 
 AUTOTUNE = tf.data.AUTOTUNE
 PROBE = 64  # records tried at start-up before declaring a source unreadable
@@ -18,23 +19,15 @@ LAST_EPOCH = 2**62  # "forever"
 
 
 class SkipCounter:
-    """A process-wide count of skipped records, kept in a variable the pipelines update in-graph."""
+    """The records one pipeline has dropped so far, in a variable its graph adds to."""
 
     def __init__(self):
-        self._total = None
-
-    def variable(self) -> tf.Variable:
-        if self._total is None:
-            # Eager even inside a tf.function; on the CPU, where tf.data runs, even on a GPU host.
-            with tf.init_scope(), tf.device("/cpu:0"):
-                self._total = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_records")
-        return self._total
+        # Eager even inside a tf.function; on the CPU, where tf.data runs, even on a GPU host.
+        with tf.init_scope(), tf.device("/cpu:0"):
+            self.total = tf.Variable(0, dtype=tf.int64, trainable=False, name="skipped_records")
 
     def count(self) -> int:
-        return 0 if self._total is None else int(self._total.numpy())
-
-
-SKIPPED = SkipCounter()
+        return int(self.total.numpy())
 
 
 def decode(contents: tf.Tensor, channels: int) -> tf.Tensor:
@@ -64,12 +57,12 @@ def to_training_image(image: tf.Tensor, image_size: int, crop: int | None = None
     square = centre_crop(image, crop)
     size = (image_size, image_size)
     # Shrinking (LSUN's 256 px to 64 px, 4x) needs antialiasing. Area averaging is the box filter,
-    # exact for integer factors, and a third of the CPU time of antialiased bilinear (0.12 vs 0.4 ms
-    # per LSUN image, where the WebP decode itself takes 0.75 ms). Growing uses bilinear.
+    # exact for integer factors, at a third of the CPU time of antialiased bilinear (benchmarks/
+    # README.md, "Input pipeline"). Growing uses bilinear.
     resized = tf.cond(tf.shape(square)[0] >= image_size,
                       lambda: tf.image.resize(square, size, method="area"),
                       lambda: tf.image.resize(square, size, method="bilinear"))
-    return tf.clip_by_value(resized / 127.5 - 1.0, -1.0, 1.0)
+    return tf.clip_by_value(to_model_range(resized), -1.0, 1.0)
 
 
 def decode_to_training_image(contents, image_size: int, channels: int, crop: int | None = None) -> tf.Tensor:
@@ -85,7 +78,7 @@ def decoded_images(records: tf.data.Dataset, image_size: int, channels: int, cro
 
 
 def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: int, image_size: int,
-                  channels: int, crop: int | None = None) -> tf.data.Dataset:
+                  channels: int, skips: SkipCounter, crop: int | None = None) -> tf.data.Dataset:
     """Endless (images, labels of width 0) batches from epoch_records(epoch, skip), a dataset of
     (position, bytes) that leaves out its first `skip` records without reading them.
 
@@ -94,7 +87,7 @@ def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: i
     s // steps_per_epoch whatever was skipped, and a resumed run, which skips records without
     decoding them, sees the batches an uninterrupted run would have seen, except that undecodable
     records before the resume point shift the rest of that one epoch. Positions run on across
-    epochs (epoch * epoch_size + index); SKIPPED counts the ones that went missing.
+    epochs (epoch * epoch_size + index); `skips` counts the ones that went missing.
     """
     steps_per_epoch = epoch_size // batch_size
     if steps_per_epoch == 0:
@@ -107,7 +100,7 @@ def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: i
         # A sentinel at the epoch's end position counts records dropped at the very end.
         sentinel = tf.data.Dataset.from_tensors((end, tf.zeros((image_size, image_size, channels))))
         decoded = decoded_images(epoch_records(epoch, skip), image_size, channels, crop).concatenate(sentinel)
-        images = (count_skipped(decoded, epoch * epoch_size + skip, epoch_size)
+        images = (count_skipped(decoded, epoch * epoch_size + skip, epoch_size, skips)
                   .filter(lambda position, _: position < end)
                   .map(lambda _, image: image))
         # Read only if records were skipped; its positions repeat, so it is not counted.
@@ -122,15 +115,15 @@ def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: i
             .prefetch(AUTOTUNE))
 
 
-def count_skipped(images: tf.data.Dataset, first_position, epoch_size: int) -> tf.data.Dataset:
-    """(position, image) in order, adding the positions missing before each one to SKIPPED.
+def count_skipped(images: tf.data.Dataset, first_position, epoch_size: int, skips: SkipCounter) -> tf.data.Dataset:
+    """(position, image) in order, adding the positions missing before each one to `skips`.
 
     Counting happens as the pipeline consumes images (prefetching runs it a little ahead of
     training), so what an epoch's last partial batch leaves unread is not counted. A whole
     epoch missing means the source itself failed (dropped errors include read errors): stop
     with an error rather than loop forever over epochs that yield nothing.
     """
-    total = SKIPPED.variable()
+    total = skips.total
 
     def gap(expected, element):
         position, image = element

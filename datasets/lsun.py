@@ -18,7 +18,8 @@ import lmdb
 import numpy as np
 import tensorflow as tf
 
-from dcgan_cli.datasets.images import PROBE, epoch_batches, first_readable
+from dcgan_cli.datasets.images import PROBE, SkipCounter, epoch_batches, first_readable
+from dcgan_cli.datasets.pipeline import Pipeline
 from dcgan_cli.errors import UserError
 
 BLOCK = 256  # consecutive keys read by one call: the unit of the epoch permutation
@@ -157,9 +158,10 @@ def epoch_records(reader: LmdbReader, count: int, seed: int):
 
 
 def lsun_batches(data_dir, category: str | None, image_size: int, channels: int, batch_size: int, seed: int,
-                 start_step: int = 0, limit: int | None = None) -> tuple[tf.data.Dataset, int]:
-    """(endless dataset of (images, labels of width 0), number of records)."""
+                 start_step: int = 0, limit: int | None = None) -> Pipeline:
+    """Endless batches of (images, labels of width 0) over the database's first `limit` records."""
     reader, count = open_lsun(data_dir, category, channels, limit)
+    skips = SkipCounter()
     dataset = epoch_batches(epoch_records(reader, count, seed), start_step, count, batch_size,
-                            image_size, channels)
-    return dataset, count
+                            image_size, channels, skips)
+    return Pipeline(dataset, count, skips)

@@ -19,6 +19,7 @@ import tensorflow as tf
 from dcgan_cli.datasets.download import download
 from dcgan_cli.datasets.pipeline import shuffled_index_batches
 from dcgan_cli.errors import UserError
+from dcgan_cli.pixels import to_model_range
 
 NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 NPZ_SHA256 = "731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -138,11 +139,6 @@ def _checked(m: MNIST, where) -> MNIST:
             raise UserError(f"MNIST in {where} has {split} labels above 9; download MNIST again")
     return MNIST(m.train_images[..., None], m.train_labels.astype(np.uint8),
                  m.test_images[..., None], m.test_labels.astype(np.uint8))
-
-
-def to_model_range(images_uint8: tf.Tensor) -> tf.Tensor:
-    """uint8 [0, 255] -> float32 [-1, 1], the range of G's tanh."""
-    return tf.cast(images_uint8, tf.float32) / 127.5 - 1.0
 
 
 def training_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,

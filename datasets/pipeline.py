@@ -6,7 +6,24 @@ stateless shuffle seeded with (seed, e). Resuming at step k therefore means skip
 would have seen.
 """
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+
 import tensorflow as tf
+
+
+@dataclass
+class Pipeline:
+    """What a dataset gives the trainer."""
+
+    dataset: tf.data.Dataset  # endless global batches of (images in [-1, 1], one-hot labels, width 0 if none)
+    num_examples: int  # one epoch
+    skips: object | None = None  # datasets.images.SkipCounter of a pipeline that drops undecodable records
+
+    def skipped(self) -> int:
+        """Undecodable records this pipeline has dropped so far."""
+        return self.skips.count() if self.skips is not None else 0
 
 
 def shuffled_index_batches(num_examples: int, batch_size: int, seed: int, start_step: int = 0) -> tf.data.Dataset:

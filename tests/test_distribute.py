@@ -39,31 +39,21 @@ def dcgan(*args, cpu_replicas=None, timeout=300):
 
 
 def load_weights(run, prefix=None):
-    import tensorflow as tf
+    from dcgan_cli.restore import load_run
 
-    from dcgan_cli.config import Config
-    from dcgan_cli.viz.sampling import build_for_config
-
-    generator, discriminator = build_for_config(Config.load(run))
-    prefix = prefix or tf.train.latest_checkpoint(str(Path(run) / "ckpt"))
-    tf.train.Checkpoint(generator=generator, discriminator=discriminator).restore(str(prefix)).expect_partial()
-    return {v.path: v.numpy() for v in generator.weights + discriminator.weights}
+    loaded = load_run(prefix or run, averaged=False, discriminator=True, config_dir=run)
+    return {v.path: v.numpy() for v in loaded.generator.weights + loaded.discriminator.weights}
 
 
 # --- (a) one update under MirroredStrategy equals one update without a strategy ---------------------
 
 # The check holds to float32 rounding only where no activation sits within rounding of a ReLU or
-# LeakyReLU kink, and it cannot choose that: from one start in five, some pre-activation is ~1e-8
-# from zero and lands on opposite sides in the two runs (found 2026-11-29 in start 25: one of D's
-# 34,496 first-layer pre-activations, 3e-9 on one device and -6e-9 on two, which moved D's first
-# kernel gradient by 1.5% and, through Adam and D, G's by up to 12%). That is a legitimate
-# difference, not a bug in the distributed step, so the start is fixed: its kernels are drawn from
-# DCGAN_EQUIVALENCE_SEED (default 3, which passes). Of starts 3-30 on Zen 4, 4, 16, 17, 21, 22 and 25
-# fail and the rest pass. Each of 4, 16, 21 and 25 passes when the single device takes Keras's
-# BatchNorm instead of the fused kernel, whose rounding is further from the two-replica path's
-# (in 25 the two fakes still agree to 1e-6): more rounding, more kinks crossed.
-# Keras's initialisers had drawn another start in every process, which made this test fail now and
-# then until that day.
+# LeakyReLU kink, and it cannot choose that: from some starts a pre-activation lies within rounding
+# of zero and lands on opposite sides in the two runs, which changes a slope and, through Adam, the
+# update visibly. That is a legitimate difference, not a bug in the distributed step, so the start
+# is fixed: its kernels are drawn from DCGAN_EQUIVALENCE_SEED (default 3, which passes), not by
+# Keras's initialisers, which draw another start in every process. Which starts fail, and why:
+# benchmarks/README.md, "One update on two replicas equals one on one device".
 def test_one_mirrored_update_equals_one_single_device_update():
     """Also: the 2-replica checkpoint restores on one device and in `dcgan sample`'s loader."""
     proc = run_here("equivalence", timeout=240)
@@ -76,11 +66,11 @@ def test_one_mirrored_update_equals_one_single_device_update():
     # turns the noise into a step of up to ~lr per update, in either direction. That is the rule for a
     # bias feeding a BatchNorm (true gradient exactly zero, as BatchNorm subtracts the mean; its
     # moving mean inherits the difference) and, by chance, for a handful of the ~11M other elements per
-    # run (observed: 0-5, all in G's first dense kernel, whose output also feeds a BatchNorm). Whole
-    # rows can do it too: a ReLU unit that is exactly dead on all 16 images in one run and alive by a
-    # rounding error in the other gives its outgoing weights a zero gradient in one and a ~1e-8
-    # gradient in the other, which Adam turns into a full step (observed once, under load: 48 rows
-    # of G's second dense kernel). So elements whose gradient is within rounding of zero in both
+    # run (in G's first dense kernel, whose output also feeds a BatchNorm). Whole rows can do it too:
+    # a ReLU unit that is exactly dead on all 16 images in one run and alive by a rounding error in
+    # the other gives its outgoing weights a zero gradient in one and a tiny gradient in the other,
+    # which Adam turns into a full step (benchmarks/README.md has the counts seen). So elements
+    # whose gradient is within rounding of zero in both
     # runs (Adam's second moment, relative to the variable's largest) may differ by Adam's step;
     # all others must agree to float32 rounding.
     adam_steps = 2 * 2.1 * LR  # two G updates, each at most ~1.05 lr at steps 1-2; two runs apart
@@ -115,8 +105,8 @@ def equivalence_main():
     out = Path(tempfile.mkdtemp())
 
     def trainer(strategy, sync_bn):
-        config = Config(model="mnist-conditional", batch_size=16, seed=3, precision="float32", jit=False,
-                        extra={"sync_bn": sync_bn})
+        config = Config(family="conditional", batch_size=16, seed=3, precision="float32", jit=False,
+                        sync_bn=sync_bn)
         return Trainer(config, out / "unused", strategy)  # writes nothing until it saves
 
     def one_update(strategy, sync_bn):
@@ -146,13 +136,13 @@ def equivalence_main():
     a, b, c = weights(single), weights(mirrored), weights(unsync)
 
     # The 2-replica checkpoint (synchronised BatchNorm) restores on one device, and the sampler reads it.
-    from dcgan_cli.viz.sampling import load_generator
+    from dcgan_cli.restore import load_run
 
     mirrored.manager.save(checkpoint_number=1)
     mirrored.config.save(mirrored.run_dir)
     restored = trainer(None, True)
     restored.restore()  # asserts that every object matched
-    _, generator, _ = load_generator(mirrored.run_dir)
+    generator = load_run(mirrored.run_dir).generator
     restore_diff = max(float(np.max(np.abs(b[k] - v))) for k, v in weights(restored).items())
     # The sampler is the run's --ema average of G (the default), mirrored like G itself.
     sampler_diff = max(float(np.max(np.abs(m.numpy() - v.numpy())))

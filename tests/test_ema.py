@@ -41,7 +41,7 @@ def test_weight_average_starts_as_a_copy_and_follows_with_warm_up(fuse):
 
 
 def test_training_with_ema_samples_from_the_average(mnist_dir, tmp_path, capsys):
-    from dcgan_cli.viz.sampling import build_for_config, load_generator
+    from dcgan_cli.restore import load_run
 
     run = tmp_path / "run"
     args = ["train", "mnist", "--conditional", "--data-dir", mnist_dir, "--out", run, "--batch-size", 16,
@@ -50,10 +50,10 @@ def test_training_with_ema_samples_from_the_average(mnist_dir, tmp_path, capsys)
     assert code == 0, err
     assert json.loads((run / "config.json").read_text())["ema"] == 0.9
 
-    config, sampler, step = load_generator(run)
+    loaded = load_run(run)
+    sampler, step = loaded.generator, loaded.step
     assert step == 20
-    raw, _ = build_for_config(config)
-    tf.train.Checkpoint(generator=raw).restore(tf.train.latest_checkpoint(str(run / "ckpt"))).expect_partial()
+    raw = load_run(run, averaged=False).generator
     # `dcgan sample` gets the average, which is neither G's last weights nor its initial ones.
     moved = [not np.allclose(a.numpy(), r.numpy()) for a, r in zip(sampler.trainable_weights, raw.trainable_weights)]
     assert all(moved)

@@ -9,7 +9,7 @@ import lmdb
 import numpy as np
 import pytest
 
-from dcgan_cli.datasets import skipped_records, training_data
+from dcgan_cli.datasets import training_data
 from dcgan_cli.datasets.testdata import encoded_pictures, write_image_folder, write_lsun_lmdb
 from dcgan_cli.errors import UserError
 
@@ -55,12 +55,11 @@ def test_lsun_layout(lsun_dir):
 
 
 def test_lsun_batches(lsun_dir):
-    dataset, count = training_data(config(data_dir=str(lsun_dir)), 0)
-    assert count == RECORDS
-    before = skipped_records()
-    batches = take(dataset, RECORDS // BATCH)  # one epoch, consumed to its end
+    data = training_data(config(data_dir=str(lsun_dir)), 0)
+    assert data.num_examples == RECORDS and data.skipped() == 0
+    batches = take(data.dataset, RECORDS // BATCH)  # one epoch, consumed to its end
     # The truncated record; prefetching may already have met it again in the next epoch.
-    assert 1 <= skipped_records() - before <= 2
+    assert 1 <= data.skipped() <= 2
     images, labels = batches[0]
     assert images.shape == (BATCH, SIZE, SIZE, 3) and images.dtype == np.float32
     assert labels.shape == (BATCH, 0) and labels.dtype == np.float32
@@ -70,18 +69,18 @@ def test_lsun_batches(lsun_dir):
 
 
 def test_lsun_dir_is_the_lmdb_itself_and_deterministic(lsun_dir):
-    a, _ = training_data(config(data_dir=str(lsun_dir)), 0)
-    b, _ = training_data(config(data_dir=str(lsun_dir / "bedroom_train_lmdb")), 0)
+    a = training_data(config(data_dir=str(lsun_dir)), 0).dataset
+    b = training_data(config(data_dir=str(lsun_dir / "bedroom_train_lmdb")), 0).dataset
     for (xa, _), (xb, _) in zip(take(a, 3), take(b, 3)):
         np.testing.assert_array_equal(xa, xb)
 
 
 def test_lsun_resume_matches_from_next_epoch(lsun_dir):
     steps_per_epoch = RECORDS // BATCH
-    full, _ = training_data(config(data_dir=str(lsun_dir)), 0)
+    full = training_data(config(data_dir=str(lsun_dir)), 0).dataset
     expected = take(full, 2 * steps_per_epoch + 2)
     start = steps_per_epoch + 2  # in the second epoch
-    resumed, _ = training_data(config(data_dir=str(lsun_dir)), start)
+    resumed = training_data(config(data_dir=str(lsun_dir)), start).dataset
     got = take(resumed, len(expected) - start)
     # Exact from the next epoch on (within the resumed epoch a truncated record may shift images).
     for (x, _), (y, _) in zip(expected[2 * steps_per_epoch:], got[steps_per_epoch - 2:]):
@@ -89,7 +88,8 @@ def test_lsun_resume_matches_from_next_epoch(lsun_dir):
 
 
 def test_lsun_limit_and_grayscale(lsun_dir):
-    dataset, count = training_data(config(data_dir=str(lsun_dir), limit=16, channels=1), 0)
+    data = training_data(config(data_dir=str(lsun_dir), limit=16, channels=1), 0)
+    dataset, count = data.dataset, data.num_examples
     assert count == 16
     batches = take(dataset, 4)
     assert batches[0][0].shape == (BATCH, SIZE, SIZE, 1)
@@ -123,19 +123,19 @@ def test_lsun_fewer_records_than_a_batch(tmp_path):
 
 
 def test_folder_batches(folder_dir):
-    dataset, count = training_data(config(dataset="folder", data_dir=str(folder_dir), crop=108, channels=1), 0)
-    assert count == 24
-    before = skipped_records()
-    batches = take(dataset, 24 // BATCH)
+    data = training_data(config(dataset="folder", data_dir=str(folder_dir), crop=108, channels=1), 0)
+    assert data.num_examples == 24 and data.skipped() == 0
+    batches = take(data.dataset, 24 // BATCH)
     images, labels = batches[0]
     assert images.shape == (BATCH, SIZE, SIZE, 1) and images.dtype == np.float32
     assert labels.shape == (BATCH, 0)
     assert -1.0 <= images.min() and images.max() <= 1.0
-    assert 1 <= skipped_records() - before <= 2  # the damaged file (and maybe prefetch's next epoch)
+    assert 1 <= data.skipped() <= 2  # the damaged file (and maybe prefetch's next epoch)
 
 
 def test_folder_rgb_pattern_and_errors(folder_dir, tmp_path):
-    dataset, count = training_data(config(dataset="folder", data_dir=str(folder_dir), pattern="00001*.jpg"), 0)
+    data = training_data(config(dataset="folder", data_dir=str(folder_dir), pattern="00001*.jpg"), 0)
+    dataset, count = data.dataset, data.num_examples
     assert count == 10
     assert take(dataset, 1)[0][0].shape == (BATCH, SIZE, SIZE, 3)
     with pytest.raises(UserError, match="no files matching '\\*.png'"):
@@ -148,7 +148,8 @@ def test_folder_rgb_pattern_and_errors(folder_dir, tmp_path):
 
 
 def test_unconditional_mnist_has_empty_labels(mnist_dir):
-    dataset, count = training_data(config(dataset="mnist", data_dir=str(mnist_dir), image_size=28, channels=1), 0)
+    data = training_data(config(dataset="mnist", data_dir=str(mnist_dir), image_size=28, channels=1), 0)
+    dataset, count = data.dataset, data.num_examples
     images, labels = take(dataset, 1)[0]
     assert count == 60000
     assert images.shape == (BATCH, 28, 28, 1) and labels.shape == (BATCH, 0)
@@ -165,7 +166,7 @@ def test_source_failing_mid_run_raises_instead_of_hanging(tmp_path, monkeypatch)
         raise OSError("disk gone")
 
     monkeypatch.setattr(LmdbReader, "values", disk_gone)  # the start-up probe reads before this bites
-    dataset, _ = training_data(config(data_dir=str(tmp_path)), 0)
+    dataset = training_data(config(data_dir=str(tmp_path)), 0).dataset
     with pytest.raises(tf.errors.InvalidArgumentError, match="no record of a whole epoch"):
         next(iter(dataset))
 

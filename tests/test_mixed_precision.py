@@ -13,7 +13,7 @@ from dcgan_cli.train.trainer import Trainer
 
 @pytest.mark.parametrize("steps", [
     10,  # quick: the wiring (loss scaling, dtypes) in the default suite
-    pytest.param(150, marks=pytest.mark.slow),  # fp16 is emulated on CPUs: ~1-3 min
+    pytest.param(150, marks=pytest.mark.slow),  # fp16 is emulated on CPUs, slowly
 ])
 def test_mixed_float16_trains_real_mnist_without_nans(steps, mnist_dir, tmp_path):
     config = Config(data_dir=str(mnist_dir), batch_size=8, precision="mixed_float16", jit=False, limit=2000)
@@ -23,7 +23,7 @@ def test_mixed_float16_trains_real_mnist_without_nans(steps, mnist_dir, tmp_path
     assert isinstance(trainer.d_optimizer, keras.optimizers.LossScaleOptimizer)
     kernel = trainer.generator.get_layer("g_h2").kernel
     before = kernel.numpy()
-    iterator = iter(training_data(config)[0])
+    iterator = iter(training_data(config).dataset)
     for i in range(steps):
         step(next(iterator))
         if (i + 1) % 10 == 0:
@@ -38,9 +38,10 @@ def test_mixed_float16_trains_real_mnist_without_nans(steps, mnist_dir, tmp_path
         assert all(bool(tf.reduce_all(tf.math.is_finite(v))) for v in model.variables)
 
     images, labels = next(iterator)
-    z = tf.random.uniform((8, config.z_dim), -1.0, 1.0)
-    fake = trainer.generator([z, labels], training=False)
-    logits = trainer.discriminator([images, labels], training=False)
+    family = trainer.family
+    latents = family.latents(tf.random.uniform((8, config.z_dim), -1.0, 1.0), labels=labels)
+    fake = trainer.generator(family.generator_inputs(latents), training=False)
+    logits = family.discriminate(trainer.discriminator, images, labels).logits
     assert fake.dtype == tf.float32 and logits.dtype == tf.float32
     # The layers in between do compute in half precision.
     assert trainer.generator.get_layer("g_h2").compute_dtype == "float16"
@@ -56,7 +57,7 @@ def test_the_gpu_default_step_mixed_float16_under_xla_trains_on_cpu(mnist_dir, t
     assert trainer.jit
     step = trainer.train_step
     before = {name: trainer.generator.get_layer(name).kernel.numpy() for name in ("g_h1_lin", "g_h2", "g_h3")}
-    iterator = iter(training_data(config)[0])
+    iterator = iter(training_data(config).dataset)
     for _ in range(5):
         step(next(iterator))
     metrics = step.read_metrics()

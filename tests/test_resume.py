@@ -6,16 +6,10 @@ from conftest import run_cli
 
 
 def weights(run, prefix=None):
-    import tensorflow as tf
+    from dcgan_cli.restore import load_run
 
-    from dcgan_cli.config import Config
-    from dcgan_cli.viz.sampling import build_for_config
-
-    config = Config.load(run)
-    generator, discriminator = build_for_config(config)
-    tf.train.Checkpoint(generator=generator, discriminator=discriminator).restore(
-        prefix or tf.train.latest_checkpoint(str(run / "ckpt"))).expect_partial()
-    return [v.numpy() for v in generator.weights + discriminator.weights]
+    loaded = load_run(prefix or run, averaged=False, discriminator=True)
+    return [v.numpy() for v in loaded.generator.weights + loaded.discriminator.weights]
 
 
 def test_resume_matches_uninterrupted_run(tmp_path, mnist_dir, capsys):

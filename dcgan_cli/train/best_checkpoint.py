@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from pathlib import Path
 
 import tensorflow as tf
 
+from dcgan_cli.files import write_json
 from dcgan_cli.run_dir import BEST_DIR
 
 METRICS_FILE = "metrics.json"
@@ -38,8 +38,6 @@ class BestCheckpoint:
         if fid is None or not math.isfinite(fid) or fid >= self.fid:
             return False
         prefix = self.manager.save(checkpoint_number=step)
-        tmp = self.dir / f"{METRICS_FILE}.tmp"
-        tmp.write_text(json.dumps({"step": step, "checkpoint": prefix, **metrics}, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, self.dir / METRICS_FILE)
+        write_json(self.dir / METRICS_FILE, {"step": step, "checkpoint": prefix, **metrics})
         self.fid = fid
         return True

@@ -24,24 +24,43 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import tensorflow as tf
-
 from dcgan_cli import run_dir as runs
 from dcgan_cli.errors import TrainingStopped, UserError
 
+# The registry --strategy's choices read (so TensorFlow is imported only inside the functions).
 STRATEGIES = ("auto", "default", "mirrored", "multiworker")
 
 # A collective that waits longer than this for a peer fails instead of hanging forever. One
 # step of the largest model on a slow CPU takes seconds, so ten minutes only ever means a lost peer.
-COLLECTIVE_TIMEOUT_SECONDS = int(os.environ.get("DCGAN_COLLECTIVE_TIMEOUT", "600"))
-
-# Errors TensorFlow raises when a peer has died or stopped answering.
-PEER_ERRORS = (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
-               tf.errors.CancelledError)
+COLLECTIVE_TIMEOUT_VARIABLE = "DCGAN_COLLECTIVE_TIMEOUT"
+COLLECTIVE_TIMEOUT_SECONDS = 600
 
 
-def make_strategy(name: str = "auto", cpu_replicas: int | None = None) -> tf.distribute.Strategy:
+def collective_timeout() -> int:
+    """Seconds a collective waits for a peer: $DCGAN_COLLECTIVE_TIMEOUT, else COLLECTIVE_TIMEOUT_SECONDS."""
+    raw = os.environ.get(COLLECTIVE_TIMEOUT_VARIABLE, str(COLLECTIVE_TIMEOUT_SECONDS))
+    try:
+        seconds = int(raw)
+    except ValueError:
+        seconds = 0
+    if seconds <= 0:
+        raise UserError(f"{COLLECTIVE_TIMEOUT_VARIABLE}={raw} is not a positive number of seconds; "
+                        f"unset it (default {COLLECTIVE_TIMEOUT_SECONDS}) or set e.g. 600")
+    return seconds
+
+
+def peer_errors() -> tuple:
+    """The errors TensorFlow raises when a peer has died or stopped answering."""
+    import tensorflow as tf
+
+    return (tf.errors.UnavailableError, tf.errors.DeadlineExceededError, tf.errors.AbortedError,
+            tf.errors.CancelledError)
+
+
+def make_strategy(name: str = "auto", cpu_replicas: int | None = None):
     """The strategy `--strategy NAME [--cpu-replicas K]` asks for. Call before TensorFlow runs anything."""
+    import tensorflow as tf
+
     if name not in STRATEGIES:
         raise UserError(f"--strategy {name} is unknown; choose one of {', '.join(STRATEGIES)}")
     if cpu_replicas is not None:
@@ -66,6 +85,8 @@ def make_strategy(name: str = "auto", cpu_replicas: int | None = None) -> tf.dis
 
 def split_cpu(k: int) -> None:
     """Split the CPU into k logical devices, so that MirroredStrategy has k replicas without GPUs."""
+    import tensorflow as tf
+
     cpu = tf.config.list_physical_devices("CPU")[0]
     try:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * k)
@@ -101,18 +122,22 @@ def read_tf_config() -> dict:
     return tf_config
 
 
-def multiworker_strategy() -> tf.distribute.Strategy:
+def multiworker_strategy():
+    import tensorflow as tf
+
     read_tf_config()
-    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=COLLECTIVE_TIMEOUT_SECONDS)
+    options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=collective_timeout())
     return tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
 
 
-def is_chief(strategy: tf.distribute.Strategy) -> bool:
+def is_chief(strategy) -> bool:
     return strategy.extended.should_checkpoint
 
 
-def describe(strategy: tf.distribute.Strategy) -> str:
+def describe(strategy) -> str:
     """e.g. "MirroredStrategy, 2 replica(s) on 1 worker(s)", for the start-of-run log line."""
+    import tensorflow as tf
+
     if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
         kind = "MultiWorkerMirroredStrategy"
     elif isinstance(strategy, tf.distribute.MirroredStrategy):
@@ -123,7 +148,7 @@ def describe(strategy: tf.distribute.Strategy) -> str:
     return f"{kind}, {strategy.num_replicas_in_sync} replica(s) on {workers} worker(s)"
 
 
-def check_batch(batch_size: int, strategy: tf.distribute.Strategy) -> None:
+def check_batch(batch_size: int, strategy) -> None:
     """The global batch must split evenly: each replica takes its own equal slice of it (and of z)."""
     replicas = strategy.num_replicas_in_sync
     if batch_size % replicas:
@@ -146,7 +171,7 @@ def prepare(run_dir: Path, out_dir: Path, resume: bool) -> bool:
     return exists
 
 
-def output_dir(run_dir: Path, strategy: tf.distribute.Strategy) -> Path:
+def output_dir(run_dir: Path, strategy) -> Path:
     """Where this worker writes: the run directory on the chief, a fresh temporary directory elsewhere."""
     if is_chief(strategy):
         return run_dir
@@ -164,20 +189,20 @@ def peer_failures():
     """Turn a lost peer's low-level RPC error into one clear line."""
     try:
         yield
-    except PEER_ERRORS as exc:
+    except peer_errors() as exc:
         first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
         raise TrainingStopped(f"another worker stopped or became unreachable ({type(exc).__name__}: {first}); "
                               f"restart every worker with --resume to continue from the last checkpoint",
                               exit_code=4) from None
 
 
-def distribute_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Dataset, global_batch: int):
+def distribute_batches(strategy, dataset, global_batch: int):
     """Each replica's slice of every global batch: replica r gets rows [r*b, (r+1)*b), b = global / replicas.
 
     With one replica per worker (the default strategy, one GPU, a multiworker CPU cluster) the worker
     keeps its own slice of a plain dataset, and `strategy.run` hands it to its one replica: a
-    distributed iterator there costs as much host CPU as the train step itself (measured: 25 vs 13
-    CPU ms per image on the 2-core CPU, same graph). Several local replicas need PerReplica
+    distributed iterator there costs as much host CPU as the train step itself (benchmarks/README.md,
+    "Distribution"). Several local replicas need PerReplica
     batches, so they get `experimental_distribute_dataset`, which splits the same way.
     """
     if strategy.num_replicas_in_sync == 1:
@@ -189,7 +214,7 @@ def distribute_batches(strategy: tf.distribute.Strategy, dataset: tf.data.Datase
     return dataset.map(lambda *batch: tuple(t[first:first + per_replica] for t in batch))
 
 
-def worker_index(strategy: tf.distribute.Strategy) -> int:
+def worker_index(strategy) -> int:
     """This worker's place in the cluster, which is its replica's id when it has one replica (chief first)."""
     resolver = strategy.cluster_resolver
     if resolver is None or not resolver.task_type:

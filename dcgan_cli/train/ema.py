@@ -25,7 +25,7 @@ class WeightAverage:
                 raise ValueError(f"{avg.path} {avg.shape} does not match {weight.path} {weight.shape}")
             avg.assign(weight)  # BatchNorm's moving statistics included: the copy samples like G
         # TensorFlow runs avg - weight, the product and the subtraction as three passes over G's ~7M
-        # weights; XLA fuses them into one (conditional MNIST's G on 2 Zen 4 cores: 4-7 -> 1.6-2 ms).
+        # weights; XLA fuses them into one (benchmarks/README.md, "Train step speed").
         self._move_fn = tf.function(self._move, jit_compile=True) if fuse else self._move
 
     def update(self, step) -> None:

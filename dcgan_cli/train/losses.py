@@ -1,7 +1,8 @@
-"""GAN losses as small swappable functions (StudioGAN / TF-GAN style).
+"""GAN objectives as small swappable functions (StudioGAN / TF-GAN style); LOSSES is their registry.
 
 Every loss returns *per-example* values; the train step averages them over the global batch, so the
 same loss is correct on one device or many. Logits are float32 (D's last layer computes in float32).
+The CLI reads LOSSES for --loss's choices, so this module imports TensorFlow only when a loss runs.
 """
 
 from __future__ import annotations
@@ -9,23 +10,25 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import tensorflow as tf
-
 
 @dataclass(frozen=True)
 class GANLoss:
     name: str
     # (real_logits, fake_logits) -> (per-example loss on real, per-example loss on fake)
-    discriminator: Callable[[tf.Tensor, tf.Tensor], tuple[tf.Tensor, tf.Tensor]]
+    discriminator: Callable
     # fake_logits -> per-example generator loss
-    generator: Callable[[tf.Tensor], tf.Tensor]
+    generator: Callable
 
 
 def _flat(logits):
+    import tensorflow as tf
+
     return tf.reshape(tf.cast(logits, tf.float32), [-1])
 
 
 def _bce(logits, target):
+    import tensorflow as tf
+
     logits = _flat(logits)
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
 
@@ -45,14 +48,20 @@ def minimax_g(fake_logits):
 
 
 def least_squares_d(real_logits, fake_logits):
+    import tensorflow as tf
+
     return 0.5 * tf.square(_flat(real_logits) - 1.0), 0.5 * tf.square(_flat(fake_logits))
 
 
 def least_squares_g(fake_logits):
+    import tensorflow as tf
+
     return 0.5 * tf.square(_flat(fake_logits) - 1.0)
 
 
 def hinge_d(real_logits, fake_logits):
+    import tensorflow as tf
+
     return tf.nn.relu(1.0 - _flat(real_logits)), tf.nn.relu(1.0 + _flat(fake_logits))
 
 

@@ -1,11 +1,10 @@
 """The learning-rate schedule: carpedm20's constant rate, then a linear fall to zero at the end.
 
 A GAN trained at a constant rate does not settle: G and D keep moving around the equilibrium, and
-the sample quality of the last checkpoint is a draw from that wandering (conditional MNIST's FID
-went 3.0, 4.0, 3.7, 3.0, 2.5 at epochs 5..25). Annealing the rate to zero over the last part of
-training lets both networks settle: two extra epochs of decay took the same run from FID 2.23 to
-1.41 (benchmarks/README.md, "Sample quality"). The schedule is a pure function of the step, so a
-resumed run follows it exactly.
+the sample quality of the last checkpoint is a draw from that wandering. Annealing the rate to
+zero over the last part of training lets both networks settle (benchmarks/README.md, "Sample
+quality": the FIDs before and after). The schedule is a pure function of the step, so a resumed
+run follows it exactly.
 """
 
 from __future__ import annotations

@@ -1,16 +1,16 @@
-"""Resolving `--precision auto` and `--jit auto` for the devices at hand."""
+"""Resolving `--precision auto` and `--jit auto` for the devices at hand; PRECISIONS is the registry
+--precision's choices read (so TensorFlow is imported only inside the functions)."""
 
 from __future__ import annotations
 
 import contextlib
 
-import keras
-import tensorflow as tf
-
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 
 
 def has_gpu() -> bool:
+    import tensorflow as tf
+
     return bool(tf.config.list_physical_devices("GPU"))
 
 
@@ -27,9 +27,9 @@ def cpu_has_native_bf16() -> bool:
 def resolve_precision(precision: str) -> str:
     """auto: mixed_float16 on a GPU (tensor cores, with loss scaling), float32 on a CPU.
 
-    CPUs stay float32 even with native BF16: there (AMD Zen 4, AVX512_BF16) mixed_bfloat16 measured
-    1.37-1.47x float32's images/s, short of the 1.6x that would justify changing the default
-    (benchmarks/README.md); without native BF16 it is emulated and 6x slower.
+    CPUs stay float32 even with native BF16: mixed_bfloat16's speed-up there falls short of the one
+    that would justify changing the default, and without native BF16 it is emulated and far slower
+    (benchmarks/README.md, "Train step speed").
     """
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; expected one of {PRECISIONS}")
@@ -47,6 +47,8 @@ def resolve_jit(jit: bool | None) -> bool:
 @contextlib.contextmanager
 def dtype_policy(precision: str):
     """Build layers under `precision` and restore the previous global policy afterwards."""
+    import keras
+
     previous = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:

@@ -2,8 +2,10 @@
 
 As carpedm20: D sees a real batch and a fake batch (separate BatchNorm passes), then G is updated
 twice with the same z so that d_loss does not go to zero. The step is written once for the
-replica: the strategy, precision (through the optimizers' loss scaling) and loss come in as
-arguments, and losses are averaged over the *global* batch, so one device or many run the same code.
+replica: the strategy, precision (through the optimizers' loss scaling), the objective and the
+model family come in as arguments, and every loss term is averaged over the *global* batch, so one
+device or many run the same code. The family (models/family.py) says what G takes, what D returns
+and which per-example terms make each player's loss; nothing here knows about labels.
 
 z is a pure function of (seed, step): no RNG state beyond the step counter, and a resumed run draws
 exactly the z an uninterrupted one would have.
@@ -11,24 +13,19 @@ exactly the z an uninterrupted one would have.
 
 from __future__ import annotations
 
+import functools
+import operator
+
 import tensorflow as tf
 
 from dcgan_cli.train.losses import GANLoss
 from dcgan_cli.train.lr_schedule import learning_rate_at
 
-METRIC_NAMES = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss", "d_real", "d_fake")
 
-
-def sample_z(seed, step, batch_size, z_dim, z_dist):
-    """z for one global batch, from a counter-based RNG keyed on (seed, step)."""
-    key = tf.stack([tf.cast(seed, tf.int64), tf.cast(step, tf.int64)])
-    if z_dist == "uniform":
-        return tf.random.stateless_uniform((batch_size, z_dim), seed=key, minval=-1.0, maxval=1.0)
-    return tf.random.stateless_normal((batch_size, z_dim), seed=key)
-
-
-def model_inputs(first, labels, conditional):
-    return [first, labels] if conditional else first
+def metric_names(family) -> tuple[str, ...]:
+    """What the step sums for the host: each loss term, both players' totals (a player's only term
+    may be named as its total), and the mean sigmoid of D on real and on fake images."""
+    return tuple(dict.fromkeys([*family.d_terms, "d_loss", *family.g_terms, "g_loss", "d_real", "d_fake"]))
 
 
 class TrainStep:
@@ -37,16 +34,15 @@ class TrainStep:
     Call under the strategy's scope so that the metric variables are created there.
     """
 
-    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, *, step,
-                 z_dim, z_dist, seed, global_batch_size, conditional, d_steps=1, g_steps=2,
-                 strategy=None, jit=False, weight_average=None, lr=None, lr_decay=0.0):
+    def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, family, *, step,
+                 seed, global_batch_size, d_steps=1, g_steps=2, strategy=None, jit=False, weight_average=None,
+                 lr=None, lr_decay=0.0):
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
-        self.loss = loss
+        self.loss, self.family = loss, family
         self.step = step  # int64 tf.Variable, saved in checkpoints
-        self.z_dim, self.z_dist, self.seed = z_dim, z_dist, seed
+        self.seed = seed
         self.global_batch_size = global_batch_size
-        self.conditional = conditional
         self.d_steps, self.g_steps = d_steps, g_steps
         self.strategy = strategy or tf.distribute.get_strategy()
         self.weight_average = weight_average  # dcgan_cli.train.ema.WeightAverage, or None
@@ -55,7 +51,7 @@ class TrainStep:
         self.lr, self.lr_decay = lr, lr_decay
         self.schedule_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="schedule_steps")
         # Sums since the last read, so the host reads metrics every log interval, not every step.
-        self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}") for name in METRIC_NAMES}
+        self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}") for name in metric_names(family)}
         self.count = tf.Variable(0.0, trainable=False, name="metric_count")
         replica_fn = tf.function(self._replica_step, jit_compile=True) if jit else self._replica_step
         self._replica_fn = replica_fn
@@ -63,6 +59,11 @@ class TrainStep:
 
     def _average(self, per_example):
         return tf.nn.compute_average_loss(per_example, global_batch_size=self.global_batch_size)
+
+    def _averages(self, terms: dict) -> tuple[dict, tf.Tensor]:
+        """Each per-example term averaged over the global batch, and their sum (in the terms' order)."""
+        means = {name: self._average(value) for name, value in terms.items()}
+        return means, functools.reduce(operator.add, means.values())
 
     def _update(self, optimizer, tape, loss, variables):
         # The loss scaling (mixed_float16) must be recorded on the tape, or no gradient flows.
@@ -72,35 +73,28 @@ class TrainStep:
         optimizer.apply(grads, variables)
 
     def _replica_step(self, images, labels, step):
-        G, D = self.generator, self.discriminator
-        # Each replica takes its own slice of the global z, so the update does not depend on how
-        # many replicas share the batch.
-        local = tf.shape(images)[0]
-        replica = tf.distribute.get_replica_context().replica_id_in_sync_group
-        z = sample_z(self.seed, step, self.global_batch_size, self.z_dim, self.z_dist)
-        z = z[replica * local:(replica + 1) * local]
+        G, D, family = self.generator, self.discriminator, self.family
+        latents = family.training_latents(self.seed, step, self.global_batch_size, tf.shape(images)[0], labels)
 
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
-                fake = G(model_inputs(z, labels, self.conditional), training=True)
-                real_logits = D(model_inputs(images, labels, self.conditional), training=True)
-                fake_logits = D(model_inputs(fake, labels, self.conditional), training=True)
-                loss_real, loss_fake = self.loss.discriminator(real_logits, fake_logits)
-                d_loss_real, d_loss_fake = self._average(loss_real), self._average(loss_fake)
-                d_loss = d_loss_real + d_loss_fake
+                fake = G(family.generator_inputs(latents), training=True)
+                real_out = family.discriminate(D, images, labels, training=True)
+                fake_out = family.discriminate(D, fake, latents.labels, training=True)
+                d_terms, d_loss = self._averages(family.discriminator_loss(self.loss, real_out, fake_out, labels, latents))
             self._update(self.d_optimizer, tape, d_loss, D.trainable_variables)
 
         for _ in range(self.g_steps):
             with tf.GradientTape() as tape:
-                fake = G(model_inputs(z, labels, self.conditional), training=True)
-                g_logits = D(model_inputs(fake, labels, self.conditional), training=True)
-                g_loss = self._average(self.loss.generator(g_logits))
+                fake = G(family.generator_inputs(latents), training=True)
+                g_out = family.discriminate(D, fake, latents.labels, training=True)
+                g_terms, g_loss = self._averages(family.generator_loss(self.loss, g_out, latents))
             self._update(self.g_optimizer, tape, g_loss, G.trainable_variables)
 
         return {
-            "d_loss_real": d_loss_real, "d_loss_fake": d_loss_fake, "d_loss": d_loss, "g_loss": g_loss,
-            "d_real": self._average(tf.reshape(tf.sigmoid(real_logits), [-1])),
-            "d_fake": self._average(tf.reshape(tf.sigmoid(fake_logits), [-1])),
+            **d_terms, "d_loss": d_loss, **g_terms, "g_loss": g_loss,
+            "d_real": self._average(tf.reshape(tf.sigmoid(real_out.logits), [-1])),
+            "d_fake": self._average(tf.reshape(tf.sigmoid(fake_out.logits), [-1])),
         }
 
     def _step(self, batch):
