@@ -38,24 +38,19 @@ def main():
         tf.config.threading.set_inter_op_parallelism_threads(args.threads)
     from dcgan_cli.config import Config
     from dcgan_cli.datasets import training_data
-    from dcgan_cli.train.distribute import describe, distribute_batches, make_strategy
+    from dcgan_cli.train.distribute import describe, make_strategy
     from dcgan_cli.train.trainer import Trainer
 
     strategy = make_strategy(args.strategy, args.cpu_replicas)
     data_dir = args.data_dir or str(Path(os.environ["DCGAN_DATA_DIR"]) / "mnist")
-    config = Config(model="mnist-conditional", data_dir=data_dir, batch_size=args.batch_size,
+    config = Config(family="conditional", data_dir=data_dir, batch_size=args.batch_size,
                     precision="float32", jit=False)
-    import tempfile
-
-    trainer = Trainer(config, Path(tempfile.mkdtemp()), strategy)  # never saves
-    dataset, _ = training_data(config)
-    batches = iter(distribute_batches(strategy, dataset, args.batch_size))  # as the trainer does
-    for _ in range(args.warmup):
-        trainer.train_step(next(batches))
+    trainer = Trainer(config, strategy=strategy)  # no run directory: never saves
+    batches = trainer.batches(training_data(config).dataset)
+    trainer.fit(batches, args.warmup)
     trainer.step.numpy()  # wait for the warm-up steps
     start, cpu_start = time.perf_counter(), time.process_time()
-    for _ in range(args.steps):
-        trainer.train_step(next(batches))
+    trainer.fit(batches, args.warmup + args.steps)
     trainer.step.numpy()
     seconds, cpu_seconds = time.perf_counter() - start, time.process_time() - cpu_start
     print(json.dumps({"strategy": describe(strategy), "global_batch": args.batch_size, "threads": args.threads,

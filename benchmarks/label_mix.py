@@ -9,7 +9,7 @@ import argparse
 import numpy as np
 
 from dcgan_cli.eval import metrics
-from dcgan_cli.eval.classifier import to_model_range
+from dcgan_cli.pixels import to_model_range
 from dcgan_cli.eval.evaluate import MnistSpace
 
 

@@ -49,7 +49,8 @@ def one_pass(data_dir: str, image_size: int, batch_size: int, passes: int) -> No
             peak_anon[0] = max(peak_anon[0], rss_anon_mb())
 
     threading.Thread(target=sample, daemon=True).start()
-    dataset, count = lsun_batches(data_dir, "bedroom", image_size, 3, batch_size, seed=0)
+    pipeline = lsun_batches(data_dir, "bedroom", image_size, 3, batch_size, seed=0)
+    dataset, count = pipeline.dataset, pipeline.num_examples
     steps = passes * (count // batch_size)
     start = time.perf_counter()
     for _ in dataset.take(steps):

@@ -1,6 +1,6 @@
 """Where the train step's time goes: TensorFlow's profiler over a few real steps, summed per op type.
 
-    python benchmarks/profile_step.py --model mnist-conditional --precision float32 --steps 10
+    python benchmarks/profile_step.py --model conditional-28 --precision float32 --steps 10
 
 Prints, for the ops the executor ran on the CPU, the share of the summed op time per op type and
 per layer (the name scope the op ran in). Op times overlap when both cores run ops at once, so the
@@ -18,7 +18,9 @@ import tempfile
 import tensorflow as tf
 from tensorflow.tsl.profiler.protobuf import xplane_pb2
 
+from dcgan_cli.bench import PRESETS
 from dcgan_cli.bench.train import WARMUP_STEPS, batches, bench_config
+from dcgan_cli.kernels import KERNELS
 from dcgan_cli.train.trainer import Trainer
 
 
@@ -54,7 +56,8 @@ def layer_of(op: str) -> str:
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--model", default="mnist-conditional")
+    parser.add_argument("--model", default="conditional-28", choices=list(PRESETS))
+    parser.add_argument("--kernels", default="fast", choices=list(KERNELS))
     parser.add_argument("--precision", default="float32")
     parser.add_argument("--jit", action="store_true")
     parser.add_argument("--batch-size", type=int, default=64)
@@ -62,17 +65,14 @@ def main():
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args()
 
-    config = bench_config(args.model, args.precision, args.jit, args.batch_size)
-    with tempfile.TemporaryDirectory() as tmp:
-        trainer = Trainer(config, tmp)
-    iterator = iter(batches(config))
-    for _ in range(WARMUP_STEPS):
-        trainer.train_step(next(iterator))
+    config = bench_config(args.model, args.precision, args.jit, args.batch_size, args.kernels)
+    trainer = Trainer(config)
+    iterator = trainer.batches(batches(config))
+    trainer.fit(iterator, WARMUP_STEPS)
     trainer.step.numpy()
     with tempfile.TemporaryDirectory() as logdir:
         tf.profiler.experimental.start(logdir)
-        for _ in range(args.steps):
-            trainer.train_step(next(iterator))
+        trainer.fit(iterator, WARMUP_STEPS + args.steps)
         trainer.step.numpy()
         tf.profiler.experimental.stop()
         events = op_times(logdir)

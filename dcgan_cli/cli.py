@@ -1,6 +1,8 @@
 """The `dcgan` command line: parses options, builds a Config, dispatches. No training logic here.
 
-TensorFlow is imported inside the commands, so `dcgan --help` answers instantly.
+Every choice an option offers is read from its registry (families, losses, datasets, precisions,
+strategies, kernels, z distributions, sample modes, bench presets), none of which starts TensorFlow:
+it is imported inside the commands, so `dcgan --help` answers instantly.
 """
 
 from __future__ import annotations
@@ -12,15 +14,22 @@ from pathlib import Path
 
 import click
 
+from dcgan_cli.bench import PRESETS
 from dcgan_cli.config import Config
+from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
-
-# TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) is not for users; real failures
-# still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL yourself to see it.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+from dcgan_cli.kernels import KERNELS
+from dcgan_cli.models import FAMILIES, family_names
+from dcgan_cli.models.family import Z_DISTRIBUTIONS
+from dcgan_cli.train.distribute import STRATEGIES
+from dcgan_cli.train.losses import LOSSES
+from dcgan_cli.train.precision import PRECISIONS
+from dcgan_cli.viz.sample import MODES
 
 DEFAULTS = Config()
 CHECKPOINT_HELP = "A run directory (its latest checkpoint), RUN/best (lowest FID), RUN/ckpt, or RUN/ckpt/ckpt-N."
+DEFAULT_FAMILY = "dcgan"
+DEFAULT_PRESET = "conditional-28"
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -34,22 +43,28 @@ def train():
     """Train a DCGAN; every default is carpedm20's except --ema and --lr-decay (see README)."""
 
 
+def add_options(command, options):
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
 def training_options(command):
     """Options shared by every `dcgan train DATASET` command."""
-    options = [
+    return add_options(command, [
         click.option("--data-dir", type=click.Path(file_okay=False), default=None,
                      help="Folder holding the data [default: $DCGAN_DATA_DIR/<dataset>, then the download cache]."),
         click.option("--out", type=click.Path(file_okay=False), default=None,
-                     help="Run directory [default: checkpoints/<dataset>[-conditional]]."),
+                     help="Run directory [default: checkpoints/<dataset> for the dcgan family, "
+                          "checkpoints/<dataset>-<family> for the others]."),
         click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint."),
         click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True, help="Passes over the data."),
         click.option("--max-steps", type=int, default=None, help="Stop after this many steps (batches) in all, if sooner than --epochs."),
         click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True, help="Global batch size."),
         click.option("--z-dim", type=int, default=DEFAULTS.z_dim, show_default=True, help="Dimension of z."),
-        click.option("--z-dist", type=click.Choice(["uniform", "normal"]), default=DEFAULTS.z_dist, show_default=True,
-                     help="z ~ U(-1, 1) or N(0, 1)."),
-        click.option("--loss", type=click.Choice(["non_saturating", "minimax", "least_squares", "hinge"]),
-                     default=DEFAULTS.loss, show_default=True, help="GAN loss."),
+        click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
+                     help="z ~ " + " or ".join(d.help for d in Z_DISTRIBUTIONS.values()) + "."),
+        click.option("--loss", type=click.Choice(list(LOSSES)), default=DEFAULTS.loss, show_default=True, help="GAN loss."),
         click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True, help="Adam learning rate (G and D)."),
         click.option("--beta1", type=float, default=DEFAULTS.beta1, show_default=True, help="Adam beta1."),
         click.option("--d-steps", type=int, default=DEFAULTS.d_steps, show_default=True, help="D updates per batch."),
@@ -69,37 +84,76 @@ def training_options(command):
                      "in TensorBoard); the best checkpoint by FID is kept in RUN/best [default: never]."),
         click.option("--eval-samples", type=int, default=DEFAULTS.eval_samples, show_default=True,
                      help="Samples per --eval-every evaluation."),
-        click.option("--precision", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
-                     default=DEFAULTS.precision, show_default=True,
+        click.option("--precision", type=click.Choice(PRECISIONS), default=DEFAULTS.precision, show_default=True,
                      help="auto: mixed_float16 on a GPU, float32 on a CPU."),
         click.option("--jit/--no-jit", default=None, help="XLA-compile the train step [default: on for GPUs, off for CPUs]."),
-        click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker"]), default="auto",
+        click.option("--kernels", type=click.Choice(list(KERNELS)), default=DEFAULTS.kernels, show_default=True,
+                     help="fast: " + KERNELS["fast"] + "; keras: " + KERNELS["keras"] + ". Same variables: "
+                     "checkpoints load with either, and --resume may switch."),
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="auto",
                      show_default=True, help="tf.distribute strategy: auto = mirrored over all GPUs when there are "
                      "several, else default; multiworker reads the cluster from TF_CONFIG."),
         click.option("--cpu-replicas", type=int, default=None,
                      help="Split the CPU into K devices and mirror over them (tests, machines without GPUs)."),
         click.option("--sync-bn/--no-sync-bn", default=None,
                      help="Synchronise BatchNorm statistics across replicas [default: on with >1 replica]."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ])
 
 
-# Options that only change the schedule or bookkeeping: a resumed run may change these.
-SCHEDULE_OPTIONS = ("epochs", "max_steps", "sample_every", "checkpoint_every", "log_every", "keep", "eval_every",
-                    "eval_samples", "precision", "jit", "data_dir")
+def family_options(dataset: str, width_help: str):
+    """--family (the families that fit the dataset) and the architecture options families read."""
+    names = family_names(labelled=DATASETS[dataset].num_classes > 0)
+    described = "; ".join(f"{name}: {FAMILIES[name].description}" for name in names)
+
+    def decorate(command):
+        return add_options(command, [
+            click.option("--family", type=click.Choice(names), default=None,
+                         help=f"Model family [default: {DEFAULT_FAMILY}]. {described}."),
+            click.option("--width", type=int, default=None, help=width_help),
+            click.option("--depth", type=int, default=None,
+                         help=f"Hidden layers of G and D (mlp) [default: {FAMILIES['mlp'].default_depth}]."),
+        ])
+
+    return decorate
+
+
+def choose_family(family: str | None, conditional: bool | None) -> str:
+    """--family, or its synonyms --conditional (conditional) and --unconditional (dcgan)."""
+    if conditional is None:
+        return family or DEFAULT_FAMILY
+    synonym = "conditional" if conditional else DEFAULT_FAMILY
+    if family not in (None, synonym):
+        flag = "--conditional" if conditional else "--unconditional"
+        raise UserError(f"{flag} means --family {synonym}, which contradicts --family {family}: drop one")
+    return synonym
+
+
+def model_fields(dataset: str, family: str, width: int | None, depth: int | None,
+                 widths: dict[str, int] | None = None) -> dict:
+    """Config's model fields for a family on a dataset: the options it reads (others refused) and its defaults."""
+    cls = FAMILIES[family]
+    for name, value in (("width", width), ("depth", depth)):
+        if value is not None and name not in cls.options:
+            raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
+    if width is None:
+        width = (widths or {}).get(family, cls.default_width)
+    return {"family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
+            "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0}
+
+
+def typed_fields(ctx: click.Context) -> set[str]:
+    """The Config fields the user typed on the command line (--conditional/--unconditional type `family`)."""
+    typed = {name for name in ctx.params if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
+    return {"family" if name == "conditional" else name for name in typed}
 
 
 def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
-    """Train `config` into `out`, reconciling it with the saved config when resuming."""
+    """Train `config` into `out`; a resumed run takes its saved config with the changes Config's resume policy allows."""
     from dcgan_cli.run_dir import default_run_dir
 
-    run_dir = Path(out) if out else default_run_dir(config.dataset, config.conditional)
+    run_dir = Path(out) if out else default_run_dir(config.dataset, config.family)
     if resume and (run_dir / "config.json").exists():
-        config = reconcile(Config.load(run_dir), config, explicit_options(ctx))
-    if ctx.params.get("sync_bn") is not None:  # math, not shape: a resumed run may change it
-        config = dataclasses.replace(config, extra={**config.extra, "sync_bn": ctx.params["sync_bn"]})
+        config = Config.load(run_dir).resume_with(config, typed_fields(ctx))
     config.validate()
     from dcgan_cli.train.distribute import make_strategy, peer_failures
 
@@ -112,27 +166,6 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
         train_run(config, run_dir, resume=resume, strategy=strategy, log=lambda msg: click.echo(msg, err=True))
 
 
-def explicit_options(ctx: click.Context) -> set[str]:
-    return {name for name in ctx.params
-            if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE}
-
-
-def reconcile(saved: Config, requested: Config, explicit: set[str]) -> Config:
-    """The saved config, with the schedule options the user typed. Anything else typed must agree."""
-    if (saved.dataset, saved.model) != (requested.dataset, requested.model):
-        again = f"dcgan train {saved.dataset}{' --conditional' if saved.conditional else ''} --resume"
-        raise UserError(f"the run to resume is a {saved.model} model, not {requested.model}; use `{again}`, or --out NEW_DIR for a new run")
-    changes = {}
-    for name in sorted(explicit & set(dataclasses.asdict(saved))):
-        new, old = getattr(requested, name), getattr(saved, name)
-        if name in SCHEDULE_OPTIONS:
-            changes[name] = new
-        elif new != old:
-            flag = "--" + name.replace("_", "-")
-            raise UserError(f"{flag} {new} differs from the resumed run's {old}; drop {flag} to resume, or use --out NEW_DIR for a new run")
-    return dataclasses.replace(saved, **changes)
-
-
 def _seed_everything(seed: int) -> None:
     import keras
 
@@ -141,44 +174,50 @@ def _seed_everything(seed: int) -> None:
 
 def _config_from(options: dict, **fields) -> Config:
     known = {f.name for f in dataclasses.fields(Config)}
-    return Config(**{k: v for k, v in options.items() if k in known}, **fields)
+    return Config(**{**{k: v for k, v in options.items() if k in known}, **fields})
 
 
 @train.command("mnist")
-@click.option("--conditional/--unconditional", default=False, show_default=True,
-              help="carpedm20's class-conditional model (labels fed to G and D).")
+@click.option("--conditional/--unconditional", default=None,
+              help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
+@family_options("mnist", width_help=f"G and D width: gf_dim = df_dim for dcgan [default: {FAMILIES['dcgan'].default_width}, "
+                                    f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
 @training_options
 @click.pass_context
-def train_mnist(ctx, conditional, out, resume, **options):
+def train_mnist(ctx, conditional, family, width, depth, out, resume, **options):
     """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
-    config = _config_from(options, dataset="mnist", model="mnist-conditional" if conditional else "mnist",
-                          image_size=28, channels=1, num_classes=10 if conditional else 0, width=64)
+    fields = model_fields("mnist", choose_family(family, conditional), width, depth)
+    config = _config_from(options, dataset="mnist", image_size=28, channels=1, **fields)
     run_training(ctx, config, out, resume)
+
+
+PAPER_WIDTH = 128  # the paper's 64x64 LSUN model: 4x4x1024
 
 
 def image_options(command):
     """Options of the photo datasets (LSUN, folders): the paper's 64x64 model by default."""
-    options = [
+    return add_options(command, [
         click.option("--image-size", type=int, default=64, show_default=True,
                      help="Train at this size (the paper: 64; 32 and 128 work too)."),
         click.option("--limit", type=int, default=None, help="Train on the first N images only."),
-        click.option("--width", type=int, default=128, show_default=True,
-                     help="G and D width (gf_dim = df_dim); the paper's 64x64 model is 128, carpedm20's 64."),
-    ]
-    for option in reversed(options):
-        command = option(command)
-    return command
+    ])
+
+
+PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_WIDTH}, the paper's 64x64 model; "
+                    f"carpedm20's is 64], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
 
 
 @train.command("lsun")
 @click.option("--category", default="bedroom", show_default=True,
               help="LSUN scene category: reads DATA_DIR/<category>_train_lmdb, or DATA_DIR itself if it is the LMDB.")
 @image_options
+@family_options("lsun", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_lsun(ctx, out, resume, **options):
+def train_lsun(ctx, family, width, depth, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    config = _config_from(options, dataset="lsun", model="dcgan", channels=3, num_classes=0)
+    fields = model_fields("lsun", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
+    config = _config_from(options, dataset="lsun", channels=3, **fields)
     run_training(ctx, config, out, resume)
 
 
@@ -189,20 +228,22 @@ def train_lsun(ctx, out, resume, **options):
               help="Centre crop (px) before resizing, as carpedm20's celebA mode; 0: the largest centre square.")
 @click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
 @image_options
+@family_options("folder", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_folder(ctx, out, resume, channels, **options):
+def train_folder(ctx, family, width, depth, out, resume, channels, **options):
     """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    config = _config_from(options, dataset="folder", model="dcgan", channels=channels, num_classes=0)
+    fields = model_fields("folder", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
+    config = _config_from(options, dataset="folder", channels=channels, **fields)
     run_training(ctx, config, out, resume)
 
 
 @cli.command()
 @click.option("--checkpoint", required=True, type=click.Path(),
               help=CHECKPOINT_HELP)
-@click.option("--mode", type=click.Choice(["grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph"]),
+@click.option("--mode", type=click.Choice(MODES),
               default=None, help="What to draw [default: grid]; see README 'Visualising a run'.")
 @click.option("--num", type=int, default=None,
               help="Number of images [default: 64; 10 per class with --per-class]; rows in interpolate/sweep/class-morph.")
@@ -275,10 +316,13 @@ def bench():
 
 
 @bench.command("train")
-@click.option("--model", "models", type=click.Choice(["mnist-conditional", "mnist", "dcgan64"]), multiple=True,
-              help="Model to time (repeatable) [default: mnist-conditional].")
-@click.option("--precision", "precisions", type=click.Choice(["auto", "float32", "mixed_float16", "mixed_bfloat16"]),
-              multiple=True, help="Precision (repeatable) [default: auto].")
+@click.option("--model", "models", type=click.Choice(list(PRESETS)), multiple=True,
+              help=f"Preset FAMILY-SIZE to time (repeatable) [default: {DEFAULT_PRESET}]; size 28 trains on real "
+                   f"MNIST, larger sizes on synthetic RGB images, each family at its default width.")
+@click.option("--precision", "precisions", type=click.Choice(PRECISIONS), multiple=True,
+              help="Precision (repeatable) [default: auto].")
+@click.option("--kernels", "kernel_sets", type=click.Choice(list(KERNELS)), multiple=True,
+              help="Kernels (repeatable; give both to compare them in one interleaved run) [default: fast].")
 @click.option("--jit/--no-jit", default=None, help="XLA-compile the step [default: as `dcgan train`].")
 @click.option("--batch-size", type=int, default=64, show_default=True, help="Global batch size.")
 @click.option("--steps", type=int, default=30, show_default=True, help="Timed steps per round (after warm-up).")
@@ -286,27 +330,27 @@ def bench():
               help="Timed rounds per configuration; all configurations' rounds interleave.")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None,
               help="Also write the figures, one object per configuration, to this JSON file.")
-def bench_train_command(models, precisions, jit, batch_size, steps, rounds, json_path):
-    """Time the real train step (D once, G twice) and compare it with this machine's matmul rate."""
-    import json
-
+def bench_train_command(models, precisions, kernel_sets, jit, batch_size, steps, rounds, json_path):
+    """Time Trainer.fit (D once, G twice per step) against the bare step and this machine's matmul rate."""
     from dcgan_cli.bench.train import bench_train_many, format_row
+    from dcgan_cli.files import check_writable, write_json
 
     if batch_size <= 0 or steps <= 0 or rounds <= 0:
         raise UserError(f"--batch-size, --steps and --rounds must be positive, got {batch_size}, {steps} and {rounds}")
-    configurations = [(m, p) for m in models or ("mnist-conditional",) for p in precisions or ("auto",)]
+    if json_path:
+        check_writable(json_path, "--json")
+    configurations = [(m, p, k) for m in models or (DEFAULT_PRESET,) for p in precisions or ("auto",)
+                      for k in kernel_sets or ("fast",)]
     results = []
     for result in bench_train_many(configurations, jit, batch_size, steps, rounds):
         click.echo(format_row(result))
         results.append(result.to_dict())
     if json_path:
-        tmp = Path(json_path).with_name(Path(json_path).name + ".tmp")
-        tmp.write_text(json.dumps(results, indent=2) + "\n")
-        os.replace(tmp, json_path)
+        write_json(json_path, results, fix="choose another --json")
 
 
 @bench.command("data")
-@click.argument("dataset", type=click.Choice(["lsun", "folder", "mnist"]))
+@click.argument("dataset", type=click.Choice(list(DATASETS)))
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="As for `dcgan train DATASET`.")
 @click.option("--category", default="bedroom", show_default=True, help="LSUN category.")
 @click.option("--pattern", default=None, help="Folder datasets: file names to use.")
@@ -377,14 +421,15 @@ def download_mnist_command(dest):
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
 def evaluate_command(checkpoint, num, json_path, data_dir, seed):
     """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
-    from dcgan_cli.eval.evaluate import check_json_path, evaluate, format_report, write_json
+    from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
+    from dcgan_cli.files import check_writable
 
     if json_path:
-        check_json_path(json_path)
+        check_writable(json_path, "--json")
     results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True))
     click.echo(format_report(results))
     if json_path:
-        write_json(json_path, results)
+        write_results(json_path, results)
         click.echo(f"wrote {json_path}")
 
 
@@ -431,6 +476,9 @@ def import_tensorflow_quietly() -> None:
 
 def main(argv=None) -> None:
     """Entry point: every user error is one line on stderr and exit code 2, never a traceback."""
+    # TensorFlow's C++ start-up chatter (CUDA probing on CPU machines) is not for users; real failures
+    # still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL yourself to see it.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     args = sys.argv[1:] if argv is None else list(argv)
     if args and not {"-h", "--help", "--version"} & set(args):
         import_tensorflow_quietly()

@@ -10,10 +10,10 @@ KEYS = {"ms_per_step", "images_per_s", "step_gflop", "gflops_per_s", "matmul_gfl
         "fraction_of_peak", "input_wait_fraction"}
 
 
-@pytest.mark.slow  # about a minute on a quiet 2-core machine: model building, tracing, matmul rounds
+@pytest.mark.slow  # builds, traces and times two configurations, with matmul rounds between them
 def test_bench_train_writes_the_figures(data_root, tmp_path, capsys):
     out = tmp_path / "bench.json"
-    code, stdout, err = run_cli(["bench", "train", "--model", "mnist", "--precision", "float32", "--precision",
+    code, stdout, err = run_cli(["bench", "train", "--model", "dcgan-28", "--precision", "float32", "--precision",
                                  "mixed_bfloat16", "--no-jit", "--batch-size", "4", "--steps", "2", "--rounds", "2",
                                  "--json", out], capsys)
     assert code == 0, err

@@ -33,7 +33,7 @@ def test_train_lsun_three_steps(lsun_dir, tmp_path, capsys):
                             "--image-size", 32, "--width", 16, "--batch-size", 8], capsys)
     assert code == 0, err
     config = json.loads((out / "config.json").read_text())
-    assert (config["dataset"], config["model"], config["image_size"], config["channels"], config["num_classes"]) == \
+    assert (config["dataset"], config["family"], config["image_size"], config["channels"], config["num_classes"]) == \
         ("lsun", "dcgan", 32, 3, 0)
     assert config["category"] == "bedroom"
     assert list((out / "ckpt").glob("ckpt-3*"))

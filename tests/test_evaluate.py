@@ -1,6 +1,6 @@
 """The MNIST classifier, `dcgan evaluate`, the trainer's evaluator and `dcgan probe`.
 
-The real classifier takes 2-4 min to train on a shared 2-core machine (~130 CPU-seconds), so the
+The real classifier takes minutes to train on a 2-core machine (benchmarks/README.md), so the
 fast tests use a stand-in (1 epoch on 6k images, seconds) cached under the real cache key: they
 exercise loading, features, evaluating and the CLI. The slow tests train and check the real one.
 """
@@ -42,12 +42,14 @@ def classifier(cache_dir, mnist_dir, mnist):
 
     from dcgan_cli.eval import classifier as clf
 
+    from dcgan_cli.pixels import to_model_range
+
     keras.utils.set_random_seed(0)
     model = clf.build_model()
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(clf.to_model_range(mnist.train_images[:6000]), mnist.train_labels[:6000].astype(np.int32),
+    model.fit(to_model_range(mnist.train_images[:6000]), mnist.train_labels[:6000].astype(np.int32),
               batch_size=128, epochs=1, verbose=0)
-    _, accuracy = model.evaluate(clf.to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
+    _, accuracy = model.evaluate(to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
                                  batch_size=1000, verbose=0)
     info = {"version": clf.VERSION, "test_accuracy": float(accuracy), "mnist_sha256": clf.mnist_digest(mnist),
             "mnist_source": str(mnist_dir), "note": "test stand-in: 1 epoch on 6k images"}
@@ -95,7 +97,7 @@ def test_balanced_subset_and_linear_probe():
 
 
 def test_conditioning_labels_follow_the_class_prior_exactly():
-    from dcgan_cli.eval.evaluate import labels_like
+    from dcgan_cli.models.family import labels_like
 
     prior = np.array([5923, 6742, 5958, 6131, 5842, 5421, 5918, 6265, 5851, 5949]) / 60000  # MNIST's training set
     labels = labels_like(prior, 10000, seed=0)
@@ -141,7 +143,8 @@ def test_evaluate_and_probe_of_a_missing_checkpoint_are_one_line_errors(tmp_path
 # --- with the stand-in classifier (fast) ----------------------------------------------------------
 
 def test_cached_classifier_is_loaded_not_retrained(classifier, cache_dir, mnist_dir, mnist):
-    from dcgan_cli.eval.classifier import load_or_train_classifier, to_model_range
+    from dcgan_cli.eval.classifier import load_or_train_classifier
+    from dcgan_cli.pixels import to_model_range
 
     info = json.loads((cache_dir / "classifier" / "classifier.json").read_text())
     assert info["test_accuracy"] == classifier.accuracy and info["mnist_source"] == str(mnist_dir)
@@ -153,7 +156,7 @@ def test_cached_classifier_is_loaded_not_retrained(classifier, cache_dir, mnist_
     feats, probs = again.features_and_probs(to_model_range(mnist.test_images[:500]))
     assert feats.shape == (500, 128) and probs.shape == (500, 10)
     assert np.allclose(probs.sum(axis=1), 1, atol=1e-5)
-    assert np.mean(np.argmax(probs, 1) == mnist.test_labels[:500]) > 0.8  # the stand-in: ~90%
+    assert np.mean(np.argmax(probs, 1) == mnist.test_labels[:500]) > 0.8  # the stand-in is weaker than the real one
 
 
 def test_evaluate_cli_writes_the_json_keys(classifier, trained_run, tmp_path, capsys, mnist_dir):
@@ -172,11 +175,11 @@ def test_evaluate_cli_writes_the_json_keys(classifier, trained_run, tmp_path, ca
 
 def test_evaluator_for_the_trainer(classifier, trained_run, mnist_dir):
     from dcgan_cli.eval.evaluate import evaluator
-    from dcgan_cli.viz.sampling import load_generator
+    from dcgan_cli.restore import load_run
 
-    config, generator, _ = load_generator(trained_run)
-    run = evaluator(config, mnist_dir, num=200)
-    first, second = run(generator), run(generator)
+    loaded = load_run(trained_run)
+    run = evaluator(loaded.config, mnist_dir, num=200)
+    first, second = run(loaded.generator), run(loaded.generator)
     assert first == second  # fixed z and labels: the numbers move only when G does
     assert {"fid", "kid", "precision", "recall", "inception_score", "label_accuracy"} <= set(first)
 
@@ -215,12 +218,10 @@ def test_rgb_runs_are_measured_in_random_features(tmp_path):
     from dcgan_cli.config import Config
     from dcgan_cli.datasets.testdata import write_lsun_lmdb
     from dcgan_cli.eval.evaluate import evaluator
-    from dcgan_cli.viz.sampling import build_for_config
-
     lmdb_dir = write_lsun_lmdb(tmp_path / "bedroom_train_lmdb", 60, short_side=40, corrupt=0)
-    config = Config(dataset="lsun", data_dir=str(lmdb_dir), model="dcgan", image_size=32, channels=3,
+    config = Config(dataset="lsun", data_dir=str(lmdb_dir), family="dcgan", image_size=32, channels=3,
                     num_classes=0, width=8, batch_size=16)
-    generator, _ = build_for_config(config)
+    generator = config.make_family().build_generator()
     results = evaluator(config, num=20)(generator)
     assert {"fid", "kid", "kid_std", "precision", "recall"} == set(results)  # no classifier: no IS, no labels
     assert results["fid"] > 0

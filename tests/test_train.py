@@ -12,12 +12,13 @@ def intensity_histogram(images_uint8):
 
 
 def samples_at(run, prefix, n=512, seed=1):
-    from dcgan_cli.viz.images import to_uint8
-    from dcgan_cli.viz.sampling import cycling_labels, generate, load_generator, one_hot, sample_z
+    from dcgan_cli.pixels import to_uint8
+    from dcgan_cli.restore import load_run
 
-    config, generator, step = load_generator(prefix)
-    labels = one_hot(cycling_labels(n, config.num_classes), config.num_classes)
-    return to_uint8(generate(generator, config, sample_z(config, n, seed), labels)), step
+    loaded = load_run(prefix)
+    family = loaded.family
+    latents = family.latents(family.sample_z(n, seed), classes=np.arange(n) % family.num_classes)
+    return to_uint8(family.generate(loaded.generator, latents)), loaded.step
 
 
 def test_training_moves_samples_toward_the_data(trained_run, mnist):
@@ -29,15 +30,13 @@ def test_training_moves_samples_toward_the_data(trained_run, mnist):
         distances[step] = np.abs(intensity_histogram(images) - real).sum()
     # Step 0 samples are tanh of near-zero activations: all mid-grey, L1 distance ~2 from MNIST's
     # black-and-white histogram. After 300 steps they must be far closer.
-    from dcgan_cli.viz.sampling import build_for_config, generate, sample_z
     from dcgan_cli.config import Config
-    from dcgan_cli.viz.images import to_uint8
-    import tensorflow as tf
+    from dcgan_cli.pixels import to_uint8
 
-    config = Config.load(trained_run)
-    fresh, _ = build_for_config(config)
-    labels = tf.one_hot(np.arange(512) % 10, 10)
-    step0 = np.abs(intensity_histogram(to_uint8(generate(fresh, config, sample_z(config, 512, 1), labels))) - real).sum()
+    family = Config.load(trained_run).make_family()
+    fresh = family.build_generator()
+    latents = family.latents(family.sample_z(512, 1), classes=np.arange(512) % 10)
+    step0 = np.abs(intensity_histogram(to_uint8(family.generate(fresh, latents))) - real).sum()
     assert distances[300] < 0.5 * step0, (step0, distances)
     assert distances[300] < 0.6, distances
 
@@ -48,7 +47,7 @@ def test_run_directory_holds_config_checkpoints_samples_and_events(trained_run):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
     config = json.loads((trained_run / "config.json").read_text())
-    assert config["model"] == "mnist-conditional" and config["batch_size"] == 32 and config["num_classes"] == 10
+    assert config["family"] == "conditional" and config["batch_size"] == 32 and config["num_classes"] == 10
     assert sorted(p.name for p in (trained_run / "ckpt").glob("*.index")) == ["ckpt-100.index", "ckpt-200.index", "ckpt-300.index"]
     assert sorted(p.name for p in (trained_run / "samples").glob("step_*.png")) == \
         ["step_000000.png", "step_000100.png", "step_000200.png", "step_000300.png"]

@@ -206,7 +206,9 @@ def test_per_class_rows_are_classified_as_their_label(trained_run, mnist_dir, tm
     sample(trained_run, capsys, "--mode", "per-class", "--out", tmp_path / "p.npz")
     rows = np.load(tmp_path / "p.npz")
     assert rows["labels"].tolist() == np.repeat(np.arange(10), 10).tolist()
+    from dcgan_cli.pixels import to_model_range
+
     predicted = classifier.load_or_train_classifier(mnist_dir, log=lambda _: None).predict(
-        classifier.to_model_range(rows["images"]))
-    # Chance is 10%. After 200 steps of batch 32 the rows already agreed 69% (shared 2-core machine).
+        to_model_range(rows["images"]))
+    # Chance is 10%; what a 300-step run reaches is in benchmarks/README.md ("Sample quality").
     assert np.mean(predicted == rows["labels"]) >= 0.5, predicted.reshape(10, 10)

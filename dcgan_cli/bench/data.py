@@ -62,17 +62,17 @@ def sources(dataset: str, data_dir, image_size: int, channels: int, batch_size: 
         from dcgan_cli.datasets.lsun import lsun_batches, open_lsun
 
         reader, _ = open_lsun(data_dir, category, channels, limit)
-        pipeline, count = lsun_batches(data_dir, category, image_size, channels, batch_size, seed=0, limit=limit)
-        encoded = reader.first_values(min(count, MEMORY_RECORDS))
-        return pipeline, memory_batches(encoded, image_size, channels, batch_size), count
+        pipeline = lsun_batches(data_dir, category, image_size, channels, batch_size, seed=0, limit=limit)
+        encoded = reader.first_values(min(pipeline.num_examples, MEMORY_RECORDS))
+        return pipeline.dataset, memory_batches(encoded, image_size, channels, batch_size), pipeline.num_examples
     if dataset == "folder":
         from pathlib import Path
 
         from dcgan_cli.datasets.folder import folder_batches, list_images
 
-        pipeline, count = folder_batches(data_dir, pattern, crop, image_size, channels, batch_size, seed=0, limit=limit)
-        encoded = [Path(p).read_bytes() for p in list_images(data_dir, pattern)[:min(count, MEMORY_RECORDS)]]
-        return pipeline, memory_batches(encoded, image_size, channels, batch_size, crop), count
+        pipeline = folder_batches(data_dir, pattern, crop, image_size, channels, batch_size, seed=0, limit=limit)
+        encoded = [Path(p).read_bytes() for p in list_images(data_dir, pattern)[:min(pipeline.num_examples, MEMORY_RECORDS)]]
+        return pipeline.dataset, memory_batches(encoded, image_size, channels, batch_size, crop), pipeline.num_examples
     if dataset == "mnist":
         from dcgan_cli.datasets.mnist import load_mnist, training_batches
 
@@ -84,27 +84,23 @@ def sources(dataset: str, data_dir, image_size: int, channels: int, batch_size: 
 
 def train_step_rate(dataset: str, batch, image_size: int, channels: int, batch_size: int, width: int,
                     steps: int) -> float:
-    """Images/s the training step consumes, fed one fixed batch (so the input pipeline costs nothing)."""
-    import tempfile
-    from pathlib import Path
-
+    """Images/s Trainer.fit trains at, fed one fixed batch (so the input pipeline costs nothing)."""
     from dcgan_cli.config import Config
     from dcgan_cli.train.trainer import Trainer
 
     if dataset == "mnist":
-        config = Config(dataset="mnist", model="mnist-conditional", image_size=28, channels=1, num_classes=10,
+        config = Config(dataset="mnist", family="conditional", image_size=28, channels=1, num_classes=10,
                         width=64, batch_size=batch_size)
     else:
-        config = Config(dataset=dataset, model="dcgan", image_size=image_size, channels=channels, num_classes=0,
+        config = Config(dataset=dataset, family="dcgan", image_size=image_size, channels=channels, num_classes=0,
                         width=width, batch_size=batch_size)
-    with tempfile.TemporaryDirectory() as run_dir:
-        trainer = Trainer(config, Path(run_dir))
-        trainer.train_step(batch)  # trace and warm up
-        start = time.perf_counter()
-        for _ in range(steps):
-            trainer.train_step(batch)
-        trainer.train_step.read_metrics()  # wait for the last step
-        return steps * batch_size / (time.perf_counter() - start)
+    trainer = Trainer(config)  # no run directory: nothing is written
+    fixed = trainer.batches(tf.data.Dataset.from_tensors(batch).repeat())
+    trainer.fit(fixed, 1)  # trace and warm up
+    start = time.perf_counter()
+    trainer.fit(fixed, 1 + steps)
+    trainer.train_step.read_metrics()  # wait for the last step
+    return steps * batch_size / (time.perf_counter() - start)
 
 
 def bench_data(dataset: str, data_dir=None, image_size: int = 64, channels: int = 3, batch_size: int = 64,

@@ -16,6 +16,8 @@ from pathlib import Path
 import numpy as np
 
 from dcgan_cli.errors import UserError
+from dcgan_cli.files import atomic_path, write_json
+from dcgan_cli.pixels import to_model_range
 
 # Bump when the architecture or training recipe changes: older caches are then retrained.
 VERSION = 2
@@ -43,7 +45,8 @@ def mnist_digest(mnist) -> str:
 
 
 def build_model():
-    """Two 3x3 conv + max-pool blocks and a 128-unit layer: 99.17% after 3 epochs, ~140 CPU-seconds."""
+    """Two 3x3 conv + max-pool blocks and a 128-unit layer (its accuracy and training cost:
+    benchmarks/README.md, "Sample quality")."""
     import keras
     from keras import layers
 
@@ -89,10 +92,6 @@ class Classifier:
         return np.argmax(self.features_and_probs(images)[1], axis=1)
 
 
-def to_model_range(images_uint8: np.ndarray) -> np.ndarray:
-    return images_uint8.astype(np.float32) / 127.5 - 1.0
-
-
 def train_classifier(mnist, log=print):
     """(model, test accuracy, wall seconds, CPU seconds): train on the 60k training images only."""
     import keras
@@ -122,18 +121,15 @@ def _read_info(folder: Path) -> dict | None:
 
 
 def _write_atomically(folder: Path, model, info: dict) -> None:
-    """Weights first, then the JSON that vouches for them, each via a temporary file and os.replace."""
+    """Weights first, then the JSON that vouches for them, each written atomically."""
+    fix = "set DCGAN_CACHE_DIR to a writable folder"
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        tmp_weights = folder / f"tmp-{os.getpid()}.{WEIGHTS_FILE}"
-        model.save_weights(tmp_weights)
-        os.replace(tmp_weights, folder / WEIGHTS_FILE)
-        tmp_info = folder / f"{INFO_FILE}.tmp-{os.getpid()}"
-        tmp_info.write_text(json.dumps(info, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp_info, folder / INFO_FILE)
     except OSError as exc:
-        raise UserError(f"cannot write the classifier cache in {folder} ({exc.strerror}); "
-                        f"set DCGAN_CACHE_DIR to a writable folder") from None
+        raise UserError(f"cannot write the classifier cache in {folder} ({exc.strerror}); {fix}") from None
+    with atomic_path(folder / WEIGHTS_FILE, fix) as tmp:
+        model.save_weights(tmp)
+    write_json(folder / INFO_FILE, info, fix)
 
 
 def load_or_train_classifier(data_dir=None, retrain: bool = False, log=print) -> Classifier:

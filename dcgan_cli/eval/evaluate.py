@@ -9,13 +9,13 @@ the classifier. Other image types have no offline pretrained network (see Random
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import numpy as np
 
-from dcgan_cli.eval import metrics
 from dcgan_cli.errors import UserError
+from dcgan_cli.eval import metrics
+from dcgan_cli.files import check_writable, write_json
+from dcgan_cli.pixels import to_model_range
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -50,7 +50,7 @@ class MnistSpace:
     """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS and labels."""
 
     def __init__(self, data_dir=None, log=print):
-        from dcgan_cli.eval.classifier import load_or_train_classifier, to_model_range
+        from dcgan_cli.eval.classifier import load_or_train_classifier
         from dcgan_cli.datasets.mnist import load_mnist
 
         self.data_dir = data_dir
@@ -67,7 +67,7 @@ class MnistSpace:
 
     def real_baseline(self, num: int, log=print) -> dict:
         """`num` training images (seeded) measured like a model's samples; cached, as it never changes."""
-        from dcgan_cli.eval.classifier import VERSION, cache_dir, to_model_range
+        from dcgan_cli.eval.classifier import VERSION, cache_dir
 
         path = cache_dir() / f"real_baseline_n{num}.json"
         key = {"classifier_version": VERSION, "mnist_sha256": self.classifier.info["mnist_sha256"],
@@ -81,7 +81,7 @@ class MnistSpace:
         log(f"computing the real-data baseline ({num} training images vs the 10k test images)")
         pick = np.random.default_rng(BASELINE_SEED).choice(len(self.mnist.train_images), num, replace=False)
         result = self.score(to_model_range(self.mnist.train_images[pick]), self.mnist.train_labels[pick])
-        _write_json(path, {"key": key, "metrics": result}, fix="set DCGAN_CACHE_DIR to a writable folder")
+        write_json(path, {"key": key, "metrics": result}, fix="set DCGAN_CACHE_DIR to a writable folder")
         return result
 
 
@@ -131,7 +131,8 @@ class RgbSpace:
         from dcgan_cli.datasets import training_data
 
         self.net = RandomFeatures(config.channels)
-        dataset, examples = training_data(config)
+        data = training_data(config)
+        dataset, examples = data.dataset, data.num_examples
         half = min(num, examples // 2)  # the first epoch is a permutation: no image appears twice
         if half < PR_K + 1:
             raise UserError(f"the run's dataset has only {examples} images; evaluation needs at least {2 * PR_K + 2}")
@@ -164,46 +165,26 @@ def feature_space(config, data_dir=None, num: int = 10000, log=print):
 
 # --- generating and evaluating -------------------------------------------------------------------
 
-def labels_like(prior, num: int, seed: int) -> np.ndarray:
-    """num class labels in the proportions `prior`, in a seeded order.
-
-    The counts are exact (largest remainder), not sampled: a conditional model's samples should
-    follow the data's class frequencies, as the real baseline's images do. Cycling through the
-    classes uniformly instead costs MNIST 0.2 FID that is not the model's fault (real images
-    drawn 1000 per class: 0.93 against the test set, vs 0.72 in their natural proportions).
-    """
-    prior = np.asarray(prior, np.float64)
-    exact = prior / prior.sum() * num
-    counts = np.floor(exact).astype(int)
-    counts[np.argsort(counts - exact, kind="stable")[:num - counts.sum()]] += 1
-    return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(prior)), counts))
-
-
-def draw(generator, config, num: int, seed: int, class_prior=None):
-    """(num images in [-1, 1], their conditioning labels or None); labels follow class_prior (default uniform)."""
-    from dcgan_cli.viz.sampling import generate, one_hot, sample_z
-
-    z = sample_z(config, num, seed)
-    if not config.conditional:
-        return generate(generator, config, z, None), None
-    prior = np.ones(config.num_classes) if class_prior is None else class_prior
-    labels = labels_like(prior, num, seed)
-    return generate(generator, config, z, one_hot(labels, config.num_classes)), labels
+def draw(family, generator, num: int, seed: int, class_prior=None):
+    """(num images in [-1, 1], their classes or None): the family's evaluation inputs, classes (for a
+    family that takes them) in the proportions class_prior (default even)."""
+    latents = family.evaluation_latents(num, seed, class_prior)
+    return family.generate(generator, latents), latents.classes
 
 
 def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print) -> dict:
     """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys."""
-    from dcgan_cli.viz.sampling import load_generator
+    from dcgan_cli.restore import load_run
 
     if num is None or num < 2 * PR_K + 2:
         raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")
-    config, generator, step = load_generator(checkpoint)
-    space = feature_space(config, data_dir, num, log=log)
-    images, labels = draw(generator, config, num, seed, space.class_prior)
+    run = load_run(checkpoint)
+    space = feature_space(run.config, data_dir, num, log=log)
+    images, labels = draw(run.family, run.generator, num, seed, space.class_prior)
     results = space.score(images, labels)
     results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
-                    if not k.startswith("label_accuracy") or config.conditional})
-    results.update({"step": step, "num": num, "seed": seed, "feature_space": space.description})
+                    if not k.startswith("label_accuracy") or run.family.takes_labels})
+    results.update({"step": run.step, "num": num, "seed": seed, "feature_space": space.description})
     return results
 
 
@@ -213,9 +194,10 @@ def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets
     The same z (and labels) every call, so successive numbers differ only through the generator.
     """
     space = feature_space(config, data_dir, num, log=log)
+    family = config.make_family()
 
     def run(generator) -> dict:
-        images, labels = draw(generator, config, num, seed, space.class_prior)
+        images, labels = draw(family, generator, num, seed, space.class_prior)
         return space.score(images, labels, kid_subsets=kid_subsets)
 
     return run
@@ -241,26 +223,7 @@ def format_report(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _write_json(path: Path, data: dict, fix: str = "choose a writable location") -> None:
-    path = Path(path)
-    tmp = path.with_name(f"{path.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    except OSError as exc:
-        raise UserError(f"cannot write {path} ({exc.strerror}); {fix}") from None
-
-
-def check_json_path(path) -> None:
-    """Called before the long computation, so a bad --json fails at once."""
-    folder = Path(path).parent
-    if not folder.is_dir():
-        raise UserError(f"cannot write {path}: folder {folder} does not exist; create it or choose another --json")
-    if not os.access(folder, os.W_OK):
-        raise UserError(f"cannot write {path}: folder {folder} is not writable; choose another --json")
-
-
-def write_json(path, results: dict) -> None:
-    """`--json`: the flat results, written atomically."""
-    check_json_path(path)
-    _write_json(path, results, fix="choose another --json")
+def write_results(path, results: dict) -> None:
+    """`--json`: the flat results."""
+    check_writable(path, "--json")
+    write_json(path, results, fix="choose another --json")

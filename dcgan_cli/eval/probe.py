@@ -1,7 +1,8 @@
 """`dcgan probe`: the DCGAN paper's representation-learning check, on MNIST.
 
 As the paper did (section 5.1): every convolutional layer of D (after its BatchNorm and
-LeakyReLU) is max-pooled to a 4x4 grid, flattened and concatenated; a linear classifier is fitted
+LeakyReLU; which layers those are, the run's family says) is max-pooled to a 4x4 grid, flattened
+and concatenated; a linear classifier is fitted
 on those features of a few labelled training images and scored on the 10k test images, beside the
 same linear classifier on raw pixels with the same labels. The linear classifier is ridge
 regression onto one-hot targets (closed form, deterministic), its penalty picked by
@@ -41,25 +42,29 @@ def max_pool_to(maps: np.ndarray, size: int = POOLED) -> np.ndarray:
     return np.stack(cells, axis=1).reshape(n, -1)
 
 
-def discriminator_features(discriminator, config, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
-    """D's conv layers' activations, each max-pooled to 4x4, flattened and concatenated.
-
-    The conditional MNIST D also takes a label; it gets an all-zero label vector, so no label
-    information leaks into features meant to predict the label.
-    """
+def probe_layers(family, discriminator) -> list[str]:
+    """The activations the probe reads: those of D's convolutional layers, as the paper; a D without
+    convolutions (mlp) gives its hidden layers."""
     import keras
 
-    from dcgan_cli.viz.plots import activation_of
+    layers = family.hidden_layers()
+    convs = [activation for weights, activation in layers
+             if isinstance(discriminator.get_layer(weights), keras.layers.Conv2D)]
+    return convs or [activation for _, activation in layers]
 
-    convs = [layer for layer in discriminator.layers if isinstance(layer, keras.layers.Conv2D)]
-    extractor = keras.Model(discriminator.input, [activation_of(discriminator, layer) for layer in convs])
-    out = []
-    for start in range(0, len(images), batch_size):
-        batch = images[start:start + batch_size]
-        inputs = [batch, np.zeros((len(batch), config.num_classes), np.float32)] if config.conditional else batch
-        maps = extractor(inputs, training=False)
-        out.append(np.concatenate([max_pool_to(np.asarray(m, np.float32)) for m in maps], axis=1))
-    return np.concatenate(out)
+
+def discriminator_features(family, discriminator, images: np.ndarray, batch_size: int = 500) -> np.ndarray:
+    """The probe's layers' activations, each max-pooled to 4x4 (feature maps) and flattened, concatenated.
+
+    A family that takes labels gets all-zero label vectors (models.Family.features), so no label
+    information leaks into features meant to predict the label.
+    """
+    def pooled(name, maps):
+        return max_pool_to(maps) if maps.ndim == 4 else maps
+
+    features = family.features(discriminator, images, names=probe_layers(family, discriminator),
+                               batch_size=batch_size, each=pooled)
+    return np.concatenate(list(features.values()), axis=1)
 
 
 def _ridge_leave_one_out(x: np.ndarray, targets: np.ndarray, labels: np.ndarray) -> tuple[float, np.ndarray]:
@@ -98,13 +103,14 @@ def linear_probe(train_x, train_y, test_x, test_y, num_classes: int = 10) -> flo
 
 def probe(checkpoint, labels: int = 100, data_dir=None, seed: int = 0) -> dict:
     """Linear-probe test accuracy on D's features and on raw pixels, with `labels` labelled images."""
-    from dcgan_cli.eval.classifier import to_model_range
     from dcgan_cli.datasets.mnist import load_mnist
-    from dcgan_cli.viz.plots import load_discriminator
+    from dcgan_cli.pixels import to_model_range
+    from dcgan_cli.restore import load_run
 
     if labels not in LABEL_CHOICES:
         raise UserError(f"--labels must be one of {', '.join(map(str, LABEL_CHOICES))}, got {labels}")
-    run_dir, config, discriminator, step = load_discriminator(checkpoint)
+    run = load_run(checkpoint, generator=False, discriminator=True)
+    run_dir, config, discriminator, step = run.run_dir, run.config, run.discriminator, run.step
     if config.dataset != "mnist":
         raise UserError(f"{run_dir} was trained on {config.dataset}; `dcgan probe` measures MNIST runs only")
     mnist = load_mnist(data_dir if data_dir is not None else config.data_dir)
@@ -112,14 +118,15 @@ def probe(checkpoint, labels: int = 100, data_dir=None, seed: int = 0) -> dict:
     train_images = to_model_range(mnist.train_images[pick])
     test_images = to_model_range(mnist.test_images)
     train_y, test_y = mnist.train_labels[pick].astype(int), mnist.test_labels.astype(int)
-    d_train = discriminator_features(discriminator, config, train_images)
-    d_test = discriminator_features(discriminator, config, test_images)
+    d_train = discriminator_features(run.family, discriminator, train_images)
+    d_test = discriminator_features(run.family, discriminator, test_images)
     return {
         "labels": labels, "step": step, "seed": seed, "feature_dim": int(d_train.shape[1]),
         "d_features_accuracy": linear_probe(d_train, train_y, d_test, test_y),
         "pixels_accuracy": linear_probe(train_images.reshape(labels, -1), train_y,
                                         test_images.reshape(len(test_images), -1), test_y),
-        "label_input": "all-zero label vector" if config.conditional else "none (unconditional D)",
+        "pixel_dim": int(np.prod(train_images.shape[1:])),
+        "label_input": "all-zero label vector" if run.family.takes_labels else "none (unconditional D)",
     }
 
 
@@ -129,7 +136,7 @@ def format_probe(result: dict) -> str:
         f"tested on the 10k MNIST test images:",
         f"  D's conv features ({result['feature_dim']}-d, max-pooled to 4x4; D's label input: "
         f"{result['label_input']}): {result['d_features_accuracy']:.2%}",
-        f"  raw pixels (784-d): {result['pixels_accuracy']:.2%}",
+        f"  raw pixels ({result['pixel_dim']}-d): {result['pixels_accuracy']:.2%}",
         f"checkpoint step {result['step']}; linear classifier: ridge regression onto one-hot labels, "
         f"penalty by leave-one-out",
     ])

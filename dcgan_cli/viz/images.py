@@ -1,4 +1,7 @@
-"""Turning model outputs into pictures: uint8 conversion, grids and PNG files."""
+"""Turning uint8 images into pictures: grids, captions, PNG, GIF and NPZ files (written atomically).
+
+G's float output becomes uint8 through dcgan_cli.pixels.to_uint8.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,8 @@ import os
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-
-def to_uint8(images) -> np.ndarray:
-    """float images in [-1, 1] -> uint8 [0, 255]."""
-    images = np.asarray(images, dtype=np.float32)
-    return np.clip(np.rint((images + 1.0) * 127.5), 0, 255).astype(np.uint8)
+from dcgan_cli.files import atomic_path, write_bytes
 
 
 def grid(images: np.ndarray, rows: int | None = None, cols: int | None = None, pad: int = 1) -> np.ndarray:
@@ -36,20 +34,16 @@ def upscale(image: np.ndarray, factor: int) -> np.ndarray:
 
 
 def save_png(path: str | os.PathLike, image: np.ndarray) -> Path:
-    """Write an H x W x C uint8 image atomically (a .tmp file renamed into place)."""
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(tf.io.encode_png(image).numpy())
-    os.replace(tmp, path)
-    return path
+    """Write an H x W x C uint8 image."""
+    import tensorflow as tf
+
+    return write_bytes(path, tf.io.encode_png(image).numpy())
 
 
 def save_npz(path: str | os.PathLike, **arrays) -> Path:
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp.npz")
-    np.savez_compressed(tmp, **arrays)
-    os.replace(tmp, path)
-    return path
+    with atomic_path(path) as tmp:
+        np.savez_compressed(tmp, **arrays)
+    return Path(path)
 
 
 # --- Captions and animations (dcgan sample --mode ..., dcgan movie) ---------------------------
@@ -112,7 +106,7 @@ def to_pil(image: np.ndarray):
 
 
 def save_gif(path: str | os.PathLike, frames: list[np.ndarray], frame_ms: int = 200, last_ms: int | None = None) -> Path:
-    """An endlessly looping GIF of H x W x C uint8 frames (padded to one size), written atomically."""
+    """An endlessly looping GIF of H x W x C uint8 frames (padded to one size)."""
     path = Path(path)
     h = max(f.shape[0] for f in frames)
     w = max(f.shape[1] for f in frames)
@@ -124,7 +118,6 @@ def save_gif(path: str | os.PathLike, frames: list[np.ndarray], frame_ms: int = 
     durations = [frame_ms] * len(padded)
     if last_ms is not None:
         durations[-1] = last_ms
-    tmp = path.with_name(path.name + ".tmp")
-    padded[0].save(tmp, format="GIF", save_all=True, append_images=padded[1:], duration=durations, loop=0)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        padded[0].save(tmp, format="GIF", save_all=True, append_images=padded[1:], duration=durations, loop=0)
     return path

@@ -7,7 +7,6 @@ filters  D's first-layer filters; for deeper layers, the real images that excite
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -16,7 +15,9 @@ import numpy as np
 from dcgan_cli import run_dir as runs
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
-from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_png, to_uint8, upscale
+from dcgan_cli.files import atomic_path, check_writable
+from dcgan_cli.pixels import to_model_range, to_uint8
+from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_png, upscale
 
 LOSS_TAGS = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss")
 D_TAGS = ("d_real", "d_fake")
@@ -32,16 +33,6 @@ def find_run(run) -> Path:
     if not (run / "config.json").exists():
         raise UserError(f"--run {run} is not a run directory (no config.json); pass the --out folder of `dcgan train`")
     return run
-
-
-def check_out(out: Path, suffixes: tuple[str, ...], flag: str = "--out") -> Path:
-    if out.suffix.lower() not in suffixes:
-        raise UserError(f"{flag} {out} must end in {' or '.join(suffixes)}")
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: folder {out.parent} does not exist; create it or choose another {flag}")
-    if not os.access(out.parent, os.W_OK):
-        raise UserError(f"cannot write {out}: folder {out.parent} is not writable; choose another {flag}")
-    return out
 
 
 # --- dcgan plot ---------------------------------------------------------------------------------
@@ -83,7 +74,7 @@ def _tensor_value(proto):
 def plot_run(run, out=None, echo=print) -> Path:
     """`dcgan plot`: losses, mean D outputs and any evaluation metric, one panel each, over steps."""
     run = find_run(run)
-    out = check_out(Path(out) if out else run / "losses.png", PLOT_FORMATS)
+    out = check_writable(Path(out) if out else run / "losses.png", suffixes=PLOT_FORMATS)
     scalars = read_scalars(run / runs.LOGS_DIR)
     if not scalars:
         raise UserError(f"{run / runs.LOGS_DIR} holds no logged scalars yet; train past --log-every steps, then plot")
@@ -110,12 +101,11 @@ def plot_run(run, out=None, echo=print) -> Path:
         ax.legend(loc="best", fontsize="small")
     axes[-1, 0].set_xlabel("step")
     config = Config.load(run)
-    fig.suptitle(f"{run.name}: {config.model}, {config.loss} loss, batch {config.batch_size}")
+    fig.suptitle(f"{run.name}: {config.family} family, {config.loss} loss, batch {config.batch_size}")
     fig.tight_layout()
-    tmp = out.with_name(out.name + ".tmp")
-    fig.savefig(tmp, format=out.suffix[1:].lower(), dpi=100)
+    with atomic_path(out) as tmp:
+        fig.savefig(tmp, format=out.suffix[1:].lower(), dpi=100)
     plt.close(fig)
-    os.replace(tmp, out)
     echo(f"wrote {out}: {', '.join(t for _, tags in panels for t in tags)} over "
          f"{max(len(s) for s, _ in scalars.values())} logged steps")
     return out
@@ -137,7 +127,7 @@ def make_movie(run, out=None, echo=print) -> Path:
     import tensorflow as tf
 
     run = find_run(run)
-    out = check_out(Path(out) if out else run / "progress.gif", (".gif",))
+    out = check_writable(Path(out) if out else run / "progress.gif", suffixes=(".gif",))
     grids = sample_grids(run)
     if not grids:
         raise UserError(f"{run / runs.SAMPLES_DIR} holds no step_N.png sample grids; train past --sample-every steps first")
@@ -157,50 +147,19 @@ def make_movie(run, out=None, echo=print) -> Path:
 
 # --- dcgan filters ------------------------------------------------------------------------------
 
-def load_discriminator(checkpoint):
-    """(run dir, config, D in float32, step) from RUN, RUN/ckpt or RUN/ckpt/ckpt-N."""
-    import tensorflow as tf
-
-    from dcgan_cli.viz.sampling import build_for_config
-
-    run_dir, prefix = runs.resolve_checkpoint(checkpoint)
-    config = Config.load(run_dir)
-    try:
-        _, discriminator = build_for_config(config)
-    except ValueError as exc:
-        raise UserError(f"{run_dir}/config.json describes no buildable model ({exc}); restore the run's config.json") from None
-    step = tf.Variable(0, dtype=tf.int64)
-    try:
-        status = tf.train.Checkpoint(discriminator=discriminator, step=step).restore(prefix)
-        status.expect_partial()
-        status.assert_existing_objects_matched()
-    except (ValueError, AssertionError, tf.errors.OpError) as exc:
-        first = str(exc).strip().splitlines()[0][:200]
-        raise UserError(f"checkpoint {prefix} does not fit the {config.model} model of {run_dir}/config.json ({first})") from None
-    return run_dir, config, discriminator, int(step.numpy())
+def hidden_layers(family, discriminator) -> list[tuple]:
+    """(weight layer, the name of the activation after it) for D's hidden layers, input side first."""
+    return [(discriminator.get_layer(weights), activation) for weights, activation in family.hidden_layers()]
 
 
-def feature_layers(discriminator) -> list:
-    """D's hidden convolution and linear layers, input side first (the logit layer excluded)."""
-    import keras
-
-    layers = [l for l in discriminator.layers if isinstance(l, (keras.layers.Conv2D, keras.layers.Dense))]
-    return layers[:-1]
-
-
-def activation_of(discriminator, layer):
-    """The layer's output after its BatchNorm and LeakyReLU: what the next layer sees."""
-    name = layer.name.rsplit("_", 1)[0] + "_lrelu"  # d_h1_conv -> d_h1_lrelu
-    try:
-        return discriminator.get_layer(name).output
-    except ValueError:
-        return layer.output
-
-
-def first_layer_filters(layer, channels: int) -> np.ndarray:
-    """N x k x k x C uint8: each filter's image-channel weights, stretched to black..white on its own."""
-    kernel = np.asarray(layer.kernel.numpy(), np.float32)[:, :, :channels, :]  # label planes left out
-    filters = np.moveaxis(kernel, -1, 0)
+def first_layer_filters(layer, image_size: int, channels: int) -> np.ndarray:
+    """N x k x k x C uint8: each filter's image-channel weights, stretched to black..white on its own.
+    A dense first layer (mlp) has one filter per unit, as large as the image."""
+    kernel = np.asarray(layer.kernel.numpy(), np.float32)
+    if kernel.ndim == 2:
+        filters = kernel.T.reshape(-1, image_size, image_size, channels)
+    else:
+        filters = np.moveaxis(kernel[:, :, :channels, :], -1, 0)  # label planes left out
     low = filters.min(axis=(1, 2, 3), keepdims=True)
     high = filters.max(axis=(1, 2, 3), keepdims=True)
     return np.rint((filters - low) / np.maximum(high - low, 1e-12) * 255).astype(np.uint8)
@@ -209,7 +168,7 @@ def first_layer_filters(layer, channels: int) -> np.ndarray:
 def real_images(config: Config, data_dir, count: int) -> tuple[np.ndarray, np.ndarray | None]:
     """Up to `count` real images in [-1, 1] and their one-hot labels (MNIST: the held-out test set)."""
     if config.dataset == "mnist":
-        from dcgan_cli.datasets.mnist import load_mnist, to_model_range
+        from dcgan_cli.datasets.mnist import load_mnist
 
         mnist = load_mnist(data_dir or config.data_dir)
         images = np.asarray(to_model_range(mnist.test_images[:count]), np.float32)
@@ -222,7 +181,7 @@ def real_images(config: Config, data_dir, count: int) -> tuple[np.ndarray, np.nd
 
         config = dataclasses.replace(config, data_dir=str(data_dir))
     try:
-        dataset, _ = training_data(config, 0)
+        dataset = training_data(config, 0).dataset
     except ValueError as exc:
         raise UserError(f"cannot read the {config.dataset} images of this run ({exc}); pass --data-dir") from None
     images, labels, have = [], [], 0
@@ -236,32 +195,19 @@ def real_images(config: Config, data_dir, count: int) -> tuple[np.ndarray, np.nd
     return np.concatenate(images)[:count], (labels_all if config.conditional else None)
 
 
-def top_activating(discriminator, layer, images, labels, channels: list[int], top: int) -> np.ndarray:
+def top_activating(family, discriminator, activation: str, images, labels, channels: list[int], top: int) -> np.ndarray:
     """channels x top indices of the images whose strongest response in each channel is highest."""
-    import keras
-
-    probe = keras.Model(discriminator.inputs, activation_of(discriminator, layer))
-    acts = []
-    for start in range(0, len(images), 256):
-        batch = images[start:start + 256]
-        inputs = [batch, labels[start:start + 256]] if labels is not None else batch
-        acts.append(np.asarray(probe(inputs, training=False), np.float32))
-    acts = np.concatenate(acts)
+    acts = family.features(discriminator, images, labels, names=[activation], batch_size=256)[activation]
     strongest = acts.reshape(len(acts), -1, acts.shape[-1]).max(axis=1)  # max over positions
     return np.argsort(-strongest[:, channels], axis=0, kind="stable")[:top].T
 
 
 def parse_channels(text: str | None, available: int, default: int = 8) -> list[int]:
+    from dcgan_cli.viz.sample import parse_numbers
+
     if not text:
         return list(range(min(default, available)))
-    try:
-        channels = [int(p) for p in text.replace(",", " ").split()]
-    except ValueError:
-        raise UserError(f"--channels {text!r} is not a list of channel numbers; write e.g. --channels 0,3,7") from None
-    bad = [c for c in channels if not 0 <= c < available]
-    if bad or not channels:
-        raise UserError(f"--channels {bad[0] if bad else text!r} is out of range: this layer has channels 0..{available - 1}")
-    return channels
+    return parse_numbers(text, "--channels", "channels", available, "this layer")
 
 
 def show_filters(checkpoint, layer_index=0, out=None, channels=None, top=8, pool=2000, data_dir=None, echo=print) -> Path:
@@ -270,18 +216,22 @@ def show_filters(checkpoint, layer_index=0, out=None, channels=None, top=8, pool
         raise UserError(f"--top and --pool must be positive, got {top} and {pool}")
     if layer_index == 0 and channels:
         raise UserError("--channels picks channels of deeper layers; layer 0 shows all its filters: add --layer 1 or more")
+    from dcgan_cli.restore import load_run
+
     if out is not None:
-        check_out(Path(out), (".png",))
-    run_dir, config, discriminator, step = load_discriminator(checkpoint)
-    layers = feature_layers(discriminator)
+        check_writable(out, suffixes=(".png",))
+    run = load_run(checkpoint, generator=False, discriminator=True)
+    run_dir, config, discriminator, step = run.run_dir, run.config, run.discriminator, run.step
+    layers = hidden_layers(run.family, discriminator)
     if not 0 <= layer_index < len(layers):
-        names = ", ".join(f"{i} {l.name}" for i, l in enumerate(layers))
+        names = ", ".join(f"{i} {l.name}" for i, (l, _) in enumerate(layers))
         raise UserError(f"--layer {layer_index} is out of range: D's layers are {names}")
-    layer = layers[layer_index]
-    out = check_out(Path(out) if out else run_dir / "samples" / f"filters_layer{layer_index}_step{step}.png", (".png",))
+    layer, activation = layers[layer_index]
+    out = check_writable(Path(out) if out else run_dir / runs.SAMPLES_DIR / f"filters_layer{layer_index}_step{step}.png",
+                         suffixes=(".png",))
     width = layer.kernel.shape[-1]
     if layer_index == 0:
-        filters = first_layer_filters(layer, config.channels)
+        filters = first_layer_filters(layer, config.image_size, config.channels)
         size = filters.shape[1]
         image = upscale(grid(filters, cols=min(16, len(filters))), max(1, 40 // size))
         title = f"D layer 0 ({layer.name}): {len(filters)} {size}x{size} filters, step {step}"
@@ -290,7 +240,7 @@ def show_filters(checkpoint, layer_index=0, out=None, channels=None, top=8, pool
     else:
         chosen = parse_channels(channels, width)
         images, labels = real_images(config, data_dir, pool)
-        best = top_activating(discriminator, layer, images, labels, chosen, top)
+        best = top_activating(run.family, discriminator, activation, images, labels, chosen, top)
         tiles = to_uint8(images[best.reshape(-1)])
         scale = max(1, 64 // config.image_size)
         image = upscale(grid(tiles, rows=len(chosen), cols=best.shape[1]), scale)

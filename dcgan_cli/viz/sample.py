@@ -1,19 +1,23 @@
-"""`dcgan sample --mode ...`: the DCGAN paper's pictures from a checkpoint.
+"""`dcgan sample`: images from a checkpoint, in every --mode, through one path.
 
+grid         tiles of z from the sampling stream (conditional models cycle their classes); a PNG
+             grid keeps its tiles' z's (and labels) beside it, GRID.z.npz, for --from
+per-class    one row per class
 interpolate  rows of spherical (or linear) walks between pairs of z's, label fixed per row
 sweep        carpedm20's visualisation modes 1-4: one z dimension swept across its range, per
              dimension as a grid (.png) or GIF (.gif), plus an overview (.png) or merged GIF (.gif)
 arithmetic   the paper's vector arithmetic mean(a) - mean(b) + mean(c) on tiles of an earlier grid
 class-morph  conditional models: fixed z, the one-hot label vector blended from one class to another
 
-Every mode builds Sheets (rows x columns of images); a .png shows a sheet as a labelled grid, a .gif
-plays its columns as frames, a .npz holds the raw arrays (images uint8, z's, labels).
+Every mode checks its options, then builds a Drawing: Sheets (rows x columns of images) and the
+raw arrays. A .png shows a sheet as a grid, a .gif plays its columns as frames, a .npz holds the
+arrays (images uint8, z's, labels). What G takes comes from the run's family (models/family.py).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import os
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,13 +25,17 @@ import numpy as np
 
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
-from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, to_uint8, upscale
-from dcgan_cli.run_dir import resolve_checkpoint
-from dcgan_cli.viz.sampling import cycling_labels, generate, load_generator, one_hot, sample_z, sample_to_file, tiles_path
+from dcgan_cli.files import check_writable
+from dcgan_cli.models.family import Z_DISTRIBUTIONS
+from dcgan_cli.pixels import to_uint8
+from dcgan_cli.run_dir import SAMPLES_DIR, resolve_checkpoint
+from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, upscale
 
 MODES = ("grid", "per-class", "interpolate", "sweep", "arithmetic", "class-morph")
 NEEDS_LABELS = ("per-class", "class-morph")
 ANIMATED = ("interpolate", "sweep", "class-morph")  # modes whose columns make sense as GIF frames
+DEFAULT_TILES = 64
+DEFAULT_PER_CLASS = 10
 DEFAULT_ROWS = 8
 DEFAULT_STEPS = 10
 # The options each mode reads; any other one given is a mistake worth one line, not silence.
@@ -44,6 +52,18 @@ class Sheet:
     title: str = ""
     row_labels: list[str] | None = None
     col_labels: list[str] = field(default_factory=list)  # also each GIF frame's caption
+
+
+@dataclass
+class Drawing:
+    """What a mode drew: sheets by tag ("" is the main one), the arrays a .npz holds, and for grids
+    the z's (and labels) of their tiles, which a PNG keeps beside it for --from."""
+
+    sheets: dict[str, Sheet]
+    arrays: dict
+    summary: str  # e.g. "64 images of 28x28x1", or the mode
+    tiles: dict | None = None
+    notes: list[str] = field(default_factory=list)  # lines to print after the files
 
 
 @dataclass
@@ -66,7 +86,9 @@ class Request:
 
 
 def run(request: Request, echo=print) -> list[Path]:
-    """`dcgan sample`: dispatch on --mode; grid and per-class are sampling.sample_to_file."""
+    """`dcgan sample`: check everything, restore G, draw the mode, write the files."""
+    from dcgan_cli.restore import load_run
+
     r = request
     if r.mode not in MODES:
         raise UserError(f"--mode {r.mode} is unknown; choose one of {', '.join(MODES)}")
@@ -75,8 +97,6 @@ def run(request: Request, echo=print) -> list[Path]:
         users = [m for m, names in MODE_OPTIONS.items() if unused[0] in names]
         raise UserError(f"{OPTION_FLAGS[unused[0]]} does nothing in --mode {r.mode}; it is for --mode {' or '.join(users)}")
     r = dataclasses.replace(r, steps=DEFAULT_STEPS if r.steps is None else r.steps)
-    if r.mode in ("grid", "per-class"):
-        return [sample_to_file(r.checkpoint, r.num, r.labels, r.mode == "per-class", r.seed, r.out, echo)]
     check_request(r)
     run_dir, _ = resolve_checkpoint(r.checkpoint)
     saved = Config.load(run_dir)
@@ -85,16 +105,18 @@ def run(request: Request, echo=print) -> list[Path]:
     if r.mode == "sweep":
         parse_dims(r.dims, saved.z_dim)
     if r.out is not None:
-        check_writable(Path(r.out))
-    config, generator, step = load_generator(r.checkpoint)
-    out = Path(r.out) if r.out else run_dir / "samples" / f"{r.mode}_step{step}_seed{r.seed}.png"
-    check_writable(out)
+        check_writable(r.out)
+    loaded = load_run(r.checkpoint)
+    name = "sample" if r.mode in ("grid", "per-class") else r.mode
+    out = check_writable(Path(r.out) if r.out else run_dir / SAMPLES_DIR / f"{name}_step{loaded.step}_seed{r.seed}.png")
 
-    draw = Drawer(config, generator)
-    sheets, arrays = MODE_BUILDERS[r.mode](draw, r, tiles)
-    written = write(out, sheets, arrays, scale=max(1, 64 // config.image_size))
-    echo(f"wrote {', '.join(str(p) for p in written[:3])}{f' and {len(written) - 3} more' if len(written) > 3 else ''}: "
-         f"{r.mode} from {run_dir} at step {step} (seed {r.seed})")
+    drawing = MODE_BUILDERS[r.mode](Drawer(loaded.family, loaded.generator), r, tiles)
+    written = write(out, drawing, scale=max(1, 64 // loaded.config.image_size))
+    more = f" and {len(written) - 3} more" if len(written) > 3 else ""
+    echo(f"wrote {', '.join(str(p) for p in written[:3])}{more}: {drawing.summary} from {run_dir} "
+         f"at step {loaded.step} (seed {r.seed})")
+    for line in drawing.notes:
+        echo(line.format(run_dir=run_dir, out=written[0]))
     return written
 
 
@@ -105,7 +127,7 @@ def check_request(r: Request) -> None:
     if suffix not in (".png", ".gif", ".npz"):
         raise UserError(f"--out {r.out} must end in .png, .gif or .npz")
     if suffix == ".gif" and r.mode not in ANIMATED:
-        raise UserError(f"--mode {r.mode} has no animation; use --out FILE.png or FILE.npz")
+        raise UserError(f"--out {r.out}: --mode {r.mode} has no animation; use --out FILE.png or FILE.npz")
     if r.num is not None and r.num <= 0:
         raise UserError(f"--num must be a positive integer, got {r.num}")
     if r.steps < 2:
@@ -121,8 +143,8 @@ def check_request(r: Request) -> None:
 def check_labels(config: Config, r: Request, run_dir: Path) -> None:
     if not config.conditional and (r.mode in NEEDS_LABELS or r.labels):
         what = f"--mode {r.mode}" if r.mode in NEEDS_LABELS else "--label"
-        raise UserError(f"{run_dir} is an unconditional {config.model} model: {what} needs class labels; "
-                        f"use a conditional run (dcgan train mnist --conditional)")
+        raise UserError(f"{run_dir} holds an unconditional model (family {config.family}): {what} needs class "
+                        f"labels; use a run of a family that takes them (dcgan train mnist --conditional)")
     bad = [k for k in r.labels if not 0 <= k < config.num_classes]
     if bad:
         raise UserError(f"--label {bad[0]} is out of range: this model has classes 0..{config.num_classes - 1}")
@@ -130,37 +152,24 @@ def check_labels(config: Config, r: Request, run_dir: Path) -> None:
         raise UserError("--mode class-morph needs two or more --label (the classes to morph through), or none")
 
 
-def check_writable(out: Path) -> None:
-    if not out.parent.is_dir():
-        raise UserError(f"cannot write {out}: folder {out.parent} does not exist; create it or choose another --out")
-    if not os.access(out.parent, os.W_OK):
-        raise UserError(f"cannot write {out}: folder {out.parent} is not writable; choose another --out")
-
-
-def parse_ids(text: str, flag: str, count: int, source) -> list[int]:
+def parse_numbers(text: str, flag: str, what: str, count: int, where: str) -> list[int]:
+    """A comma- or space-separated list of integers in 0..count-1 (`--dims 0,5,17`), or one line saying why not."""
     try:
-        ids = [int(part) for part in text.replace(",", " ").split()]
+        numbers = [int(part) for part in text.replace(",", " ").split()]
     except ValueError:
-        raise UserError(f"{flag} {text!r} is not a list of tile ids; write e.g. {flag} 0,5,17") from None
-    if not ids:
-        raise UserError(f"{flag} is empty; give tile ids, e.g. {flag} 0,5,17")
-    bad = [i for i in ids if not 0 <= i < count]
+        raise UserError(f"{flag} {text!r} is not a list of {what}; write e.g. {flag} 0,5,17") from None
+    if not numbers:
+        raise UserError(f"{flag} is empty; give {what}, e.g. {flag} 0,5,17")
+    bad = [n for n in numbers if not 0 <= n < count]
     if bad:
-        raise UserError(f"{flag} {bad[0]} is not a tile of {source} (ids 0..{count - 1})")
-    return ids
+        raise UserError(f"{flag} {bad[0]} is out of range: {where} has {what} 0..{count - 1}")
+    return numbers
 
 
 def parse_dims(text: str | None, z_dim: int) -> list[int]:
     if text is None or text.strip().lower() == "all":
         return list(range(z_dim))
-    try:
-        dims = [int(part) for part in text.replace(",", " ").split()]
-    except ValueError:
-        raise UserError(f"--dims {text!r} is not a list of z dimensions; write e.g. --dims 0,5,17 or --dims all") from None
-    bad = [d for d in dims if not 0 <= d < z_dim]
-    if bad or not dims:
-        raise UserError(f"--dims {bad[0] if bad else text!r} is out of range: z has dimensions 0..{z_dim - 1}")
-    return dims
+    return parse_numbers(text, "--dims", "z dimensions", z_dim, "z")
 
 
 @dataclass
@@ -191,7 +200,8 @@ def load_tiles(r: Request, config: Config) -> Tiles:
                         f"use a grid sampled from the same run")
     if config.conditional and labels is None:
         raise UserError(f"--from {source} was sampled from an unconditional model; use a grid of this run")
-    ids = {name: parse_ids(text, f"--{name}", len(z), source) for name, text in (("a", r.a), ("b", r.b), ("c", r.c)) if text}
+    ids = {name: parse_numbers(text, f"--{name}", "tile ids", len(z), source)
+           for name, text in (("a", r.a), ("b", r.b), ("c", r.c)) if text}
     if r.mode == "interpolate" and len(ids["a"]) != len(ids["b"]):
         raise UserError(f"--a has {len(ids['a'])} ids and --b {len(ids['b'])}; give one --b tile per --a tile")
     return Tiles(z, labels, ids)
@@ -200,30 +210,78 @@ def load_tiles(r: Request, config: Config) -> Tiles:
 # --- Drawing ------------------------------------------------------------------------------------
 
 class Drawer:
-    """Turns z's (and class ids or label vectors) into uint8 images of one model."""
+    """Turns z's (and class ids or label vectors) into uint8 images of one model, through its family."""
 
-    def __init__(self, config: Config, generator):
-        self.config, self.generator = config, generator
+    def __init__(self, family, generator):
+        self.family, self.generator = family, generator
 
     def __call__(self, z: np.ndarray, labels=None) -> np.ndarray:
         """z: (..., z_dim); labels: class ids (...) or label vectors (..., classes); -> (..., H, W, C)."""
         lead = z.shape[:-1]
         flat_z = np.asarray(z, np.float32).reshape(-1, z.shape[-1])
-        y = None
-        if self.config.conditional:
-            labels = np.asarray(labels)
-            if labels.shape == lead:
-                y = np.asarray(one_hot(labels.reshape(-1), self.config.num_classes), np.float32)
-            else:
-                y = labels.reshape(-1, self.config.num_classes).astype(np.float32)
-        images = to_uint8(generate(self.generator, self.config, flat_z, y))
+        if not self.family.takes_labels:
+            latents = self.family.latents(flat_z)
+        elif np.shape(labels) == lead:
+            latents = self.family.latents(flat_z, classes=np.asarray(labels).reshape(-1))
+        else:
+            latents = self.family.latents(flat_z, labels=np.asarray(labels, np.float32).reshape(-1, self.family.num_classes))
+        images = to_uint8(self.family.generate(self.generator, latents))
         return images.reshape(lead + images.shape[1:])
+
+    def sample_z(self, n: int, seed: int) -> np.ndarray:
+        return self.family.sample_z(n, seed).numpy()
 
     def row_classes(self, rows: int, labels: list[int]) -> np.ndarray | None:
         """One class per row, cycling through --label (or all classes); None for unconditional models."""
-        if not self.config.conditional:
+        if not self.family.takes_labels:
             return None
-        return cycling_labels(rows, self.config.num_classes, labels or None)
+        return cycling_labels(rows, self.family.num_classes, labels or None)
+
+
+def cycling_labels(n: int, num_classes: int, classes=None) -> np.ndarray:
+    """Integer labels cycling through `classes` (default 0..num_classes-1)."""
+    classes = np.arange(num_classes) if classes is None else np.asarray(classes)
+    return classes[np.arange(n) % len(classes)]
+
+
+def tiles_path(grid_file) -> Path:
+    """Where a PNG grid keeps the z's (and labels) of its tiles: GRID.png -> GRID.z.npz."""
+    return Path(grid_file).with_suffix(".z.npz")
+
+
+def tile_grid(images: np.ndarray, rows: int | None) -> np.ndarray:
+    """N images as rows x cols tiles (blank tiles at the end): rows given, or the squarest grid."""
+    n = len(images)
+    cols = -(-n // rows) if rows else math.ceil(math.sqrt(n))
+    rows = rows or -(-n // cols)
+    blank = np.zeros((rows * cols - n,) + images.shape[1:], np.uint8)
+    return np.concatenate([images, blank]).reshape((rows, cols) + images.shape[1:])
+
+
+def grid_mode(draw: Drawer, r: Request, tiles=None) -> Drawing:
+    """--num tiles (default 64; conditional models cycle through --label, or every class), or with
+    --mode per-class one row per class (--num per row spread, default 10 per class)."""
+    family = draw.family
+    rows = None
+    if r.mode == "per-class":
+        row_classes = sorted(set(r.labels)) if r.labels else list(range(family.num_classes))
+        per_row = max(1, r.num // len(row_classes)) if r.num else DEFAULT_PER_CLASS
+        classes = np.repeat(row_classes, per_row)
+        rows = len(row_classes)
+    elif family.takes_labels:
+        classes = cycling_labels(r.num or DEFAULT_TILES, family.num_classes, r.labels or None)
+    else:
+        classes = None
+    n = len(classes) if classes is not None else (r.num or DEFAULT_TILES)
+    z = draw.sample_z(n, r.seed)
+    images = draw(z, classes)
+    sheet = tile_grid(images, rows)
+    tile_inputs = {"z": z} if classes is None else {"z": z, "labels": np.asarray(classes, np.int64)}
+    size = family.image_size
+    note = (f"tile ids run 0..{n - 1} row by row ({sheet.shape[1]} per row); pick tiles with e.g. `dcgan sample "
+            f"--checkpoint {{run_dir}} --mode arithmetic --from {{out}} --a 0,1,2 --b 3,4,5 --c 6,7,8`")
+    return Drawing({"": Sheet(sheet)}, {"images": images, **tile_inputs},
+                   f"{n} images of {size}x{size}x{family.channels}", tile_inputs, [note])
 
 
 def class_row_labels(classes) -> list[str] | None:
@@ -258,7 +316,7 @@ def interpolate(draw: Drawer, r: Request, tiles: Tiles | None):
         names = [f"{i}>{j}" for i, j in zip(a_ids, b_ids)]
     else:
         rows = r.num or DEFAULT_ROWS
-        z = sample_z(draw.config, 2 * rows, r.seed).numpy()
+        z = draw.sample_z(2 * rows, r.seed)
         start, end = z[0::2], z[1::2]
         classes = draw.row_classes(rows, r.labels)
         names = None
@@ -275,18 +333,18 @@ def interpolate(draw: Drawer, r: Request, tiles: Tiles | None):
     arrays = {"images": images, "z": path, "t": ts}
     if classes is not None:
         arrays["labels"] = np.asarray(classes, np.int64)
-    return {"": sheet}, arrays
+    return Drawing({"": sheet}, arrays, r.mode)
 
 
 def sweep(draw: Drawer, r: Request, tiles=None):
     """carpedm20's modes 1-4: per swept dimension d, row i is base z i with z[d] run across its range."""
-    config = draw.config
-    dims = parse_dims(r.dims, config.z_dim)
+    family = draw.family
+    dims = parse_dims(r.dims, family.z_dim)
     rows = r.num or DEFAULT_ROWS
-    low, high = (-1.0, 1.0) if config.z_dist == "uniform" else (-2.0, 2.0)
+    low, high = Z_DISTRIBUTIONS[family.z_dist].sweep
     values = np.linspace(low, high, r.steps, dtype=np.float32)
-    base = sample_z(config, rows, r.seed).numpy()
-    z = np.broadcast_to(base[None, :, None, :], (len(dims), rows, r.steps, config.z_dim)).copy()
+    base = draw.sample_z(rows, r.seed)
+    z = np.broadcast_to(base[None, :, None, :], (len(dims), rows, r.steps, family.z_dim)).copy()
     for i, d in enumerate(dims):
         z[i, :, :, d] = values
     classes = draw.row_classes(rows, r.labels)
@@ -303,7 +361,7 @@ def sweep(draw: Drawer, r: Request, tiles=None):
               "base_z": base, "base_images": base_images}
     if classes is not None:
         arrays["labels"] = np.asarray(classes, np.int64)
-    return sheets, arrays
+    return Drawing(sheets, arrays, r.mode)
 
 
 def arithmetic(draw: Drawer, r: Request, tiles: Tiles):
@@ -335,12 +393,12 @@ def arithmetic(draw: Drawer, r: Request, tiles: Tiles):
               "sheet": np.stack(rows)}
     if result_class is not None:
         arrays["labels"] = np.full(cols, result_class, np.int64)
-    return {"": sheet}, arrays
+    return Drawing({"": sheet}, arrays, r.mode)
 
 
 def class_morph(draw: Drawer, r: Request, tiles=None):
     """Fixed z per row; the label vector blends through --label classes (default: row i from i to i+1)."""
-    k = draw.config.num_classes
+    k = draw.family.num_classes
     rows = r.num or (DEFAULT_ROWS if r.labels else k)
     paths = [list(r.labels)] * rows if r.labels else [[i % k, (i + 1) % k] for i in range(rows)]
     segments = len(paths[0]) - 1
@@ -352,30 +410,34 @@ def class_morph(draw: Drawer, r: Request, tiles=None):
             seg = min(int(s), segments - 1)
             frac = np.float32(s - seg)
             y[i, j] = (1 - frac) * eye[path[seg]] + frac * eye[path[seg + 1]]
-    z = np.repeat(sample_z(draw.config, rows, r.seed).numpy()[:, None], len(positions), axis=1)
+    z = np.repeat(draw.sample_z(rows, r.seed)[:, None], len(positions), axis=1)
     images = draw(z, y)
     sheet = Sheet(images, "fixed z per row, label vector blended between classes",
                   ["".join(f"{c}>" for c in p)[:-1] for p in paths], [f"class {s:.2f}" for s in positions])
-    return {"": sheet}, {"images": images, "z": z[:, 0], "label_vectors": y, "paths": np.asarray(paths)}
+    return Drawing({"": sheet}, {"images": images, "z": z[:, 0], "label_vectors": y, "paths": np.asarray(paths)}, r.mode)
 
 
-MODE_BUILDERS = {"interpolate": interpolate, "sweep": sweep, "arithmetic": arithmetic, "class-morph": class_morph}
+MODE_BUILDERS = {"grid": grid_mode, "per-class": grid_mode, "interpolate": interpolate, "sweep": sweep,
+                 "arithmetic": arithmetic, "class-morph": class_morph}
 
 
 # --- Writing ------------------------------------------------------------------------------------
 
-def write(out: Path, sheets: dict[str, Sheet], arrays: dict, scale: int) -> list[Path]:
-    """The main sheet at `out`, the others beside it as OUT_TAG.ext; a .npz holds all the arrays."""
+def write(out: Path, drawing: Drawing, scale: int) -> list[Path]:
+    """The main sheet at `out`, the others beside it as OUT_TAG.ext; a .npz holds all the arrays.
+    A PNG grid's tiles go beside it as GRID.z.npz."""
     suffix = out.suffix.lower()
     if suffix == ".npz":
-        return [save_npz(out, **arrays)]
+        return [save_npz(out, **drawing.arrays)]
     written = []
-    for tag, sheet in sheets.items():
+    for tag, sheet in drawing.sheets.items():
         path = out.with_name(f"{out.stem}_{tag}{out.suffix}") if tag else out
         if suffix == ".gif":
             written.append(save_gif(path, render_frames(sheet, scale), FRAME_MS))
         else:
             written.append(save_png(path, render_sheet(sheet, scale)))
+    if drawing.tiles is not None and suffix == ".png":
+        save_npz(tiles_path(out), **drawing.tiles)
     return written
 
 
