@@ -126,6 +126,7 @@ class Family:
         self.num_classes = num_classes
         self.width = self.default_width if width is None else width
         self.depth = self.default_depth if depth is None else depth
+        self._views: dict = {}  # (D, layer names) -> a Keras model of D's logits and those activations
         problem = self.problem()
         if problem:
             raise ValueError(problem)
@@ -223,9 +224,24 @@ class Family:
     def discriminator_inputs(self, images, labels=None):
         return [images, labels] if self.takes_labels else images
 
-    def discriminate(self, discriminator, images, labels=None, training: bool = False) -> DOutput:
-        """D on images (conditioned on labels, for families that take them)."""
-        return DOutput(discriminator(self.discriminator_inputs(images, labels), training=training))
+    def discriminate(self, discriminator, images, labels=None, training: bool = False, features=()) -> DOutput:
+        """D on images (conditioned on labels, for families that take them). `features`: names of hidden
+        activations to return as well, from the same forward pass (e.g. for feature matching)."""
+        inputs = self.discriminator_inputs(images, labels)
+        if not features:
+            return DOutput(discriminator(inputs, training=training))
+        logits, *maps = self._view(discriminator, tuple(features))(inputs, training=training)
+        return DOutput(logits, features=dict(zip(features, maps)))
+
+    def _view(self, discriminator, names: tuple[str, ...]):
+        """D's inputs to [its logits, the named activations]: D's own layers, so the same variables."""
+        import keras
+
+        key = (id(discriminator), names)
+        if key not in self._views:
+            outputs = [discriminator.output, *(discriminator.get_layer(name).output for name in names)]
+            self._views[key] = keras.Model(discriminator.inputs, outputs)
+        return self._views[key]
 
     def hidden_layers(self) -> tuple[tuple[str, str], ...]:
         return self.hidden
@@ -238,10 +254,7 @@ class Family:
         label information reaches features meant to say something about the image alone.
         `each(name, batch_of_activations)` may reduce every batch as it comes (e.g. pool it).
         """
-        import keras
-
-        names = list(names or [activation for _, activation in self.hidden_layers()])
-        model = keras.Model(discriminator.inputs, [discriminator.get_layer(name).output for name in names])
+        names = tuple(names or [activation for _, activation in self.hidden_layers()])
         out: dict[str, list] = {name: [] for name in names}
         for start in range(0, len(images), batch_size):
             batch = np.asarray(images[start:start + batch_size], np.float32)
@@ -249,8 +262,8 @@ class Family:
                 conditioning = np.asarray(labels[start:start + batch_size], np.float32)
             else:
                 conditioning = np.zeros((len(batch), self.num_classes), np.float32)
-            maps = model(self.discriminator_inputs(batch, conditioning), training=False)
-            for name, value in zip(names, maps if isinstance(maps, (list, tuple)) else [maps]):
+            maps = self.discriminate(discriminator, batch, conditioning, features=names).features
+            for name, value in maps.items():
                 value = np.asarray(value, np.float32)
                 out[name].append(each(name, value) if each else value)
         return {name: np.concatenate(parts) for name, parts in out.items()}

@@ -64,6 +64,23 @@ def test_mlp_builders_are_the_tutorials_shapes_and_initialisation():
     assert [l.kernel.shape for l in deep.layers if hasattr(l, "kernel")] == [(100, 16), (16, 16), (16, 16), (16, 3072)]
 
 
+@pytest.mark.parametrize("family, num_classes", [("conditional", 10), ("dcgan", 0), ("mlp", 0)])
+def test_d_returns_its_logits_and_asked_for_features_from_one_pass(family, num_classes):
+    import tensorflow as tf
+
+    model = FAMILIES[family](28, 1, num_classes=num_classes, width=16 if family == "dcgan" else None)
+    _, D = model.build()
+    images = tf.random.uniform((4, 28, 28, 1), -1, 1)
+    labels = tf.one_hot([0, 1, 2, 3], num_classes) if num_classes else None
+    names = [activation for _, activation in model.hidden_layers()]
+    out = model.discriminate(D, images, labels, training=True, features=names)
+    assert out.logits.shape == (4, 1) and list(out.features) == names and out.aux == {}
+    assert all(value.shape[0] == 4 for value in out.features.values())
+    plain = model.discriminate(D, images, labels, training=False)
+    np.testing.assert_allclose(np.asarray(model.discriminate(D, images, labels, features=names[:1]).logits),
+                               np.asarray(plain.logits), rtol=1e-5, atol=1e-6)
+
+
 def test_mlp_trains_50_steps_on_mnist(mnist_dir, tmp_path, capsys):
     from dcgan_cli.viz.plots import read_scalars
 

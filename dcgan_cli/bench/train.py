@@ -3,8 +3,8 @@
 The trainer is `dcgan train`'s own (the same family, optimizers, precision, XLA setting and kernels),
 fed by the real MNIST pipeline at size 28 (synthetic images otherwise), and timed through
 Trainer.fit with no callbacks. Every round also times the bare step on the same stream of batches
-(next batch, run the step, nothing else), so the figures show what the loop itself costs
-(`fit_vs_bare`). Its FLOPs are counted analytically (bench/flops.py). The practical peak is a dense
+(next batch, run the step, nothing else), the two alternating in short blocks, so the figures show
+what the loop itself costs (`fit_vs_bare`). Its FLOPs are counted analytically (bench/flops.py). The practical peak is a dense
 matmul in the step's compute dtype, timed in the same run, alternating with the step, so that a
 machine shared with other work slows both alike; the fastest round of each is reported, and their
 ratio is the robust figure. Ratios between configurations (mixed precision against float32, fast
@@ -26,6 +26,7 @@ from dcgan_cli.models import FAMILIES
 from dcgan_cli.train.precision import cpu_has_native_bf16
 
 WARMUP_STEPS = 5
+BLOCK_STEPS = 5  # fit and the bare step alternate in blocks this long within a round
 MATMUL_SIZE = 1024
 ROUNDS = 4
 MNIST_SIZE = 28
@@ -52,6 +53,8 @@ class TrainBench:
     speedup_vs_keras_kernels: float | None  # images/s against --kernels keras, likewise
     traces: int  # times the step's tf.function was traced: 1 means no retracing
     cpu_native_bf16: bool  # whether mixed_bfloat16 could pay on this CPU (see precision.py)
+    fit_ms_rounds: list  # every round's ms/step, in the order run
+    bare_ms_rounds: list
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -119,36 +122,43 @@ class _Timed:
         self.trainer = Trainer(self.config)  # no run directory: nothing is written
         self.batches = self.trainer.batches(batches(self.config))
         self.fit(WARMUP_STEPS)
+        self.bare(1)
         self.trainer.train_step.read_metrics()
         self.seconds, self.bare_seconds, self.wait, self.matmul = [], [], [], []
 
     def fit(self, steps: int) -> tuple[float, float]:
-        """(seconds per step, fraction of the time spent waiting for batches) of `steps` steps of fit."""
+        """(seconds, of which waiting for batches) of `steps` steps of Trainer.fit with no callbacks."""
         until = int(self.trainer.step.numpy()) + steps
         waited, start = self.trainer.input_seconds, time.perf_counter()
         self.trainer.fit(self.batches, until)
         self.trainer.step.numpy()  # the step runs synchronously, but make sure nothing is left in flight
-        elapsed = time.perf_counter() - start
-        return elapsed / steps, (self.trainer.input_seconds - waited) / elapsed
+        return time.perf_counter() - start, self.trainer.input_seconds - waited
 
     def bare(self, steps: int) -> float:
-        """Seconds per step of the step function alone, the reference fit is measured against."""
+        """Seconds of `steps` calls of the step function alone: the reference fit is measured against."""
         step, start = self.trainer.train_step, time.perf_counter()
         for _ in range(steps):
             step(next(self.batches))
         step.step.numpy()
-        return (time.perf_counter() - start) / steps
+        return time.perf_counter() - start
 
     def run_round(self, steps: int, fit_first: bool):
-        for kind in ("fit", "bare") if fit_first else ("bare", "fit"):
-            if kind == "fit":
-                seconds, waited = self.fit(steps)
-                self.seconds.append(seconds)
-                self.wait.append(waited)
-            else:
-                self.bare_seconds.append(self.bare(steps))
+        """`steps` steps of fit and as many bare steps, in alternating blocks of BLOCK_STEPS, so that
+        the machine's drift within the round falls on both alike."""
+        fit = waited = bare = 0.0
+        for done in range(0, steps, BLOCK_STEPS):
+            block = min(BLOCK_STEPS, steps - done)
+            for kind in ("fit", "bare") if fit_first else ("bare", "fit"):
+                if kind == "fit":
+                    seconds, wait = self.fit(block)
+                    fit, waited = fit + seconds, waited + wait
+                else:
+                    bare += self.bare(block)
+        self.seconds.append(fit / steps)
+        self.wait.append(waited / fit)
+        self.bare_seconds.append(bare / steps)
         dtype = compute_dtype(self.trainer.precision)
-        self.matmul.append(matmul_rate(dtype, min(2.0, max(0.3, self.seconds[-1] * steps / 2))))
+        self.matmul.append(matmul_rate(dtype, min(2.0, max(0.3, fit / 2))))
 
     def result(self, steps: int, float32: _Timed | None, keras: _Timed | None) -> TrainBench:
         # The fastest round against the fastest matmul of the run: each the least disturbed by other
@@ -167,7 +177,9 @@ class _Timed:
                           speedup_vs_float32=ratio(float32.seconds, self.seconds) if float32 else None,
                           speedup_vs_keras_kernels=ratio(keras.seconds, self.seconds) if keras else None,
                           traces=self.trainer.train_step._step_fn.experimental_get_tracing_count(),
-                          cpu_native_bf16=cpu_has_native_bf16())
+                          cpu_native_bf16=cpu_has_native_bf16(),
+                          fit_ms_rounds=[round(s * 1e3, 2) for s in self.seconds],
+                          bare_ms_rounds=[round(s * 1e3, 2) for s in self.bare_seconds])
 
 
 def bench_train_many(configurations, jit: bool | None = None, batch_size: int = 64, steps: int = 30,
