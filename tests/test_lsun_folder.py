@@ -186,3 +186,27 @@ def test_shrinking_averages_blocks_and_enlarging_interpolates():
     small = np.array([[0, 255], [255, 0]], np.uint8)[:, :, None]
     grown = to_training_image(tf.constant(small), 4).numpy()[:, :, 0]
     assert grown.min() >= -1 and grown.max() <= 1 and len(np.unique(np.round(grown, 4))) > 2  # not blocky
+
+
+def test_folder_counts_each_image_once_whatever_links_the_tree_holds(folder_dir, tmp_path):
+    """Symlinked files, symlinked folders, hard links, a link loop and a dangling link: 24 images stay 24."""
+    import os
+    import shutil
+
+    from dcgan_cli.datasets.folder import list_images
+
+    tree = tmp_path / "tree"
+    shutil.copytree(folder_dir, tree)
+    first = sorted((tree / "a").iterdir())[0]
+    os.symlink(first, tree / "b" / "link-to-a-file.jpg")
+    os.link(first, tree / "b" / "hard-link.jpg")
+    os.symlink(tree / "a", tree / "link-to-a")
+    os.symlink(tree, tree / "a" / "loop")  # a folder that contains itself
+    os.symlink(tree / "nowhere.jpg", tree / "dangling.jpg")
+    (tree / "outside").mkdir()
+    os.symlink(tmp_path / "elsewhere", tree / "outside" / "missing-folder")
+    paths = list_images(tree)
+    assert len(paths) == 24
+    assert len({os.path.realpath(p) for p in paths}) == 24
+    assert not any("link" in p or "loop" in p for p in paths)  # real paths preferred over links
+    assert training_data(config(dataset="folder", data_dir=str(tree), crop=108, channels=1), 0).num_examples == 24
