@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+import typing
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,6 +97,9 @@ class Config:
         from dcgan_cli.train.losses import LOSSES
         from dcgan_cli.train.precision import PRECISIONS
 
+        for name, value in dataclasses.asdict(self).items():
+            if isinstance(value, float) and not math.isfinite(value):
+                raise UserError(f"{flag(name)} must be a finite number, got {value}")
         positive = {
             "batch_size": self.batch_size, "epochs": self.epochs, "z_dim": self.z_dim,
             "d_steps": self.d_steps, "g_steps": self.g_steps, "sample_every": self.sample_every,
@@ -153,12 +158,19 @@ class Config:
         return json.dumps(dataclasses.asdict(self), indent=2, sort_keys=True) + "\n"
 
     @classmethod
-    def from_dict(cls, data: dict) -> Config:
+    def from_dict(cls, data: dict, source: str = CONFIG_FILE) -> Config:
         data = migrate(data)
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise UserError(f"config.json has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
+            raise UserError(f"{source} has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
+        hints = typing.get_type_hints(cls)
+        for name, value in data.items():
+            allowed = typing.get_args(hints[name]) or (hints[name],)
+            if not any(_is_a(value, kind) for kind in allowed):
+                wanted = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+                raise UserError(f"{source}'s {name} is {json.dumps(value)}, not {wanted}; correct it, or restore "
+                                f"the run's {CONFIG_FILE}")
         return cls(**data)
 
     def save(self, run_dir: str | os.PathLike) -> None:
@@ -169,6 +181,7 @@ class Config:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> Config:
+        """The config.json of run_dir, checked field by field (a hand-edited file gets one clear line)."""
         path = Path(run_dir) / CONFIG_FILE
         try:
             data = json.loads(path.read_text())
@@ -178,7 +191,23 @@ class Config:
             raise UserError(f"{path} is not valid JSON ({exc}); restore it from the run's backup or retrain") from None
         if not isinstance(data, dict):
             raise UserError(f"{path} does not hold a configuration object; restore it or retrain")
-        return cls.from_dict(data)
+        config = cls.from_dict(data, source=str(path))
+        try:
+            config.validate()
+        except UserError as exc:
+            raise UserError(f"{path} holds a value dcgan cannot use: {exc}; correct it, or restore the run's {CONFIG_FILE}") from None
+        return config
+
+
+def _is_a(value, kind) -> bool:
+    """JSON's view of a type: a float field may hold an integer; an integer field never holds a bool."""
+    if kind is type(None):
+        return value is None
+    if kind is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)
 
 
 def flag(name: str) -> str:
