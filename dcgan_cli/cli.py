@@ -58,6 +58,8 @@ def training_options(command):
                      help="Run directory [default: checkpoints/<dataset> for the dcgan family, "
                           "checkpoints/<dataset>-<family> for the others]."),
         click.option("--resume", is_flag=True, help="Continue the run in --out from its latest checkpoint."),
+        click.option("--resume-or-start", is_flag=True,
+                     help="Continue the run in --out if there is one, else start it (job scripts that re-run one line)."),
         click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True, help="Passes over the data."),
         click.option("--max-steps", type=int, default=None, help="Stop after this many steps (batches) in all, if sooner than --epochs."),
         click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True, help="Global batch size."),
@@ -149,21 +151,33 @@ def typed_fields(ctx: click.Context) -> set[str]:
 
 def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
     """Train `config` into `out`; a resumed run takes its saved config with the changes Config's resume policy allows."""
-    from dcgan_cli.run_dir import default_run_dir
+    from dcgan_cli.run_dir import default_run_dir, has_run
+    from dcgan_cli.train.stop_signals import StopSignals
 
     run_dir = Path(out) if out else default_run_dir(config.dataset, config.family)
+    if resume and ctx.params.get("resume_or_start"):
+        raise UserError("--resume and --resume-or-start both given; pass one (--resume-or-start also starts a new run)")
+    exists = has_run(run_dir)
+    if resume and not exists:
+        raise UserError(f"--resume: {run_dir} holds no run to resume (no config.json, no checkpoint); check --out, "
+                        f"or pass --resume-or-start to start a new run there when there is none")
+    resume = exists if ctx.params.get("resume_or_start") else resume
     if resume and (run_dir / "config.json").exists():
         config = Config.load(run_dir).resume_with(config, typed_fields(ctx))
     config.validate()
-    from dcgan_cli.train.distribute import make_strategy, peer_failures
+    # Signals are noted from here on, so that one arriving while TensorFlow sets up still ends in a clean stop.
+    with StopSignals() as stop:
+        from dcgan_cli.train.distribute import make_strategy, peer_failures
 
-    # Before anything else touches TensorFlow: --cpu-replicas splits the CPU before devices start.
-    strategy = make_strategy(ctx.params.get("strategy", "auto"), ctx.params.get("cpu_replicas"))
-    _seed_everything(config.seed)
-    from dcgan_cli.train.trainer import train as train_run
+        # Before anything else touches TensorFlow: --cpu-replicas splits the CPU before devices start.
+        strategy = make_strategy(ctx.params.get("strategy", "auto"), ctx.params.get("cpu_replicas"))
+        stop.install()
+        _seed_everything(config.seed)
+        from dcgan_cli.train.trainer import train as train_run
 
-    with peer_failures():
-        train_run(config, run_dir, resume=resume, strategy=strategy, log=lambda msg: click.echo(msg, err=True))
+        with peer_failures():
+            train_run(config, run_dir, resume=resume, strategy=strategy, log=lambda msg: click.echo(msg, err=True),
+                      stop=stop, command=(ctx.obj or {}).get("argv"))
 
 
 def _seed_everything(seed: int) -> None:
@@ -483,7 +497,7 @@ def main(argv=None) -> None:
     if args and not {"-h", "--help", "--version"} & set(args):
         import_tensorflow_quietly()
     try:
-        code = cli.main(args=args, prog_name="dcgan", standalone_mode=False)
+        code = cli.main(args=args, prog_name="dcgan", standalone_mode=False, obj={"argv": ["dcgan", *args]})
     except click.exceptions.UsageError as exc:
         hint = f" (see `{exc.ctx.command_path} --help`)" if exc.ctx else ""
         click.echo(f"error: {exc.format_message()}{hint}", err=True)

@@ -1,8 +1,17 @@
-"""The one exception type that the CLI turns into a one-line error and exit code 2."""
+"""The exceptions the CLI turns into one line: UserError (exit code 2) and TrainingStopped (its own code)."""
 
 
 class UserError(Exception):
     """A problem with the user's input or environment; the message names the problem and the fix."""
+
+
+class OutOfSpace(UserError):
+    """A file that could not be written for want of space (a full disk, a quota, `ulimit -f`). A user
+    error like any other, except during training, which stops with a checkpoint report and exit code 6."""
+
+    def __init__(self, message: str, errno: int, filename: str):
+        super().__init__(message)
+        self.errno, self.filename = errno, filename
 
 
 class TrainingStopped(Exception):

@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from dcgan_cli.errors import UserError
+from dcgan_cli.errors import OutOfSpace, UserError
 
 # Temporary files are hidden and named for their process: .tmp-PID-NAME beside NAME.
 TMP_PREFIX = ".tmp-"
@@ -35,6 +35,11 @@ def atomic_path(path: str | os.PathLike, fix: str | None = None) -> Iterator[Pat
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
+        from dcgan_cli import write_failure
+
+        number = write_failure.failed_write(exc)
+        if number is not None:
+            raise OutOfSpace(f"{write_failure.describe(number, path)}; {fix or DEFAULT_FIX}", number, str(path)) from None
         raise UserError(f"cannot write {path} ({exc.strerror or exc}); {fix or DEFAULT_FIX}") from None
     finally:
         tmp.unlink(missing_ok=True)

@@ -5,16 +5,21 @@
     RUN/samples/step_N.png fixed-z sample grids
     RUN/logs/              TensorBoard event files
     RUN/best/ckpt-N.*      the checkpoint with the lowest FID (--eval-every), and best/metrics.json
+    RUN/history.jsonl      one record per start or resume: versions, machine, command, what changed
+    RUN/.lock              present while a process trains the run (run_lock.py)
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
+from dcgan_cli import checkpoint_files, run_lock
 from dcgan_cli.config import CONFIG_FILE
 from dcgan_cli.errors import UserError
 from dcgan_cli.files import folder_problem
+from dcgan_cli.run_lock import RunLock
 
 CKPT_DIR = "ckpt"
 SAMPLES_DIR = "samples"
@@ -27,47 +32,74 @@ def default_run_dir(dataset: str, family: str) -> Path:
     return Path("checkpoints") / (dataset if family == "dcgan" else f"{dataset}-{family}")
 
 
-def latest_checkpoint(folder: Path) -> str | None:
-    import tensorflow as tf
-
-    return tf.train.latest_checkpoint(str(folder))
-
-
 def has_run(run_dir: Path) -> bool:
-    return (run_dir / CONFIG_FILE).exists() or latest_checkpoint(run_dir / CKPT_DIR) is not None
+    return (run_dir / CONFIG_FILE).exists() or bool(checkpoint_files.checkpoints(run_dir / CKPT_DIR))
 
 
-def prepare(run_dir: Path, resume: bool) -> bool:
-    """Create run_dir if needed and check it is writable. Returns True when there is a run to resume.
+def prepare(run_dir: Path, resume: bool, lock: RunLock | None = None, log=print) -> bool:
+    """Create run_dir if needed, check it is writable and, with `lock`, take it and tidy up after
+    earlier processes (leftovers of interrupted saves, damaged newest checkpoints).
 
-    Refuses to touch an existing run unless asked to resume it.
+    Returns True when there is a run to resume. Refuses to touch an existing run unless asked to resume it.
     """
     exists = has_run(run_dir)
     if exists and not resume:
         raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, or --out NEW_DIR to start another")
+    if lock is not None:
+        run_lock.check_unlocked(run_dir)
     try:
-        for sub in ("", CKPT_DIR, SAMPLES_DIR, LOGS_DIR):
-            (run_dir / sub).mkdir(parents=True, exist_ok=True)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if lock is not None:
+            lock.acquire()
+        for sub in (CKPT_DIR, SAMPLES_DIR, LOGS_DIR):
+            (run_dir / sub).mkdir(exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write to {run_dir} ({exc.strerror}); pass --out a writable directory") from None
     problem = folder_problem(run_dir)
     if problem:
         raise UserError(f"cannot write to {run_dir}: it {problem}; pass --out a writable directory")
+    if lock is not None:
+        for folder in (run_dir / CKPT_DIR, run_dir / BEST_DIR):
+            checkpoint_files.tidy(folder, log)
     return exists
 
 
-def resolve_checkpoint(path: str | os.PathLike) -> tuple[Path, str]:
-    """RUN, RUN/ckpt, RUN/best or RUN/{ckpt,best}/ckpt-N -> (run directory, checkpoint prefix)."""
+def resolve_checkpoint(path: str | os.PathLike, log=None) -> tuple[Path, str]:
+    """RUN, RUN/ckpt, RUN/best or RUN/{ckpt,best}/ckpt-N -> (run directory, checkpoint prefix).
+
+    A folder gives its newest intact checkpoint (damaged newer ones are moved to damaged/, unless a
+    live process trains the run); a checkpoint named explicitly is used as it is, or refused if damaged.
+    """
+    log = log or warn
     path = Path(path)
     if path.is_dir():
         if path.name in (CKPT_DIR, BEST_DIR) and not (path / CONFIG_FILE).exists():
             run_dir, folder = path.parent, path
         else:
             run_dir, folder = path, path / CKPT_DIR
-        prefix = latest_checkpoint(folder)
+        holder = run_lock.read_holder(run_dir)
+        live = holder is not None and run_lock.why_stale(holder) is None
+        in_use = f"{run_dir} is in use by {run_lock.describe(holder)}" if live else ""
+        prefix = checkpoint_files.newest_intact(folder, log, may_move=not live, why_not_moved=in_use)
         if prefix is None:
             raise UserError(f"no checkpoint in {path}; point --checkpoint at a run directory made by `dcgan train`")
         return run_dir, prefix
     if Path(str(path) + ".index").exists():
+        reason = checkpoint_files.damage(path)
+        if reason is not None:
+            intact = next((p for _, p in checkpoint_files.checkpoints(path.parent) if checkpoint_files.damage(p) is None), None)
+            instead = (f"the newest intact one is {intact}: pass it, or the run directory, which falls back by itself"
+                       if intact else "no other checkpoint of the run is intact")
+            raise UserError(f"--checkpoint {path} is damaged ({reason}); it was left as it is; {instead}")
         return path.parent.parent, str(path)
     raise UserError(f"--checkpoint {path} does not exist; point it at a run directory (e.g. checkpoints/mnist-conditional) or a ckpt-N prefix")
+
+
+_warned: set[str] = set()
+
+
+def warn(message: str) -> None:
+    """Warnings about a run's files go to stderr, once per process (several commands resolve twice)."""
+    if message not in _warned:
+        _warned.add(message)
+        print(message, file=sys.stderr)

@@ -56,3 +56,95 @@ def trained_run(tmp_path_factory, mnist_dir):
     except SystemExit as exc:
         assert exc.code == 0, f"training exited with {exc.code}"
     return run
+
+
+# --- Real `dcgan` processes on the smallest real configuration ------------------------------------
+
+# The paper's architecture at 32x32 and width 8 on a generated folder: a real run whose steps take
+# milliseconds, so tests of faults spend their time on the fault, not on training.
+TINY = ["--image-size", "32", "--width", "8", "--crop", "0", "--batch-size", "8", "--log-every", "5"]
+
+
+@pytest.fixture(scope="session")
+def tiny_images(tmp_path_factory) -> Path:
+    from dcgan_cli.datasets.testdata import write_image_folder
+
+    return write_image_folder(tmp_path_factory.mktemp("tiny") / "images", 40, short_side=48, corrupt=0)
+
+
+def tiny_train(images, out, *args) -> list[str]:
+    """`dcgan train folder` arguments for the tiny configuration (training for good unless args stop it)."""
+    return ["train", "folder", "--data-dir", str(images), "--out", str(out), *TINY, *map(str, args)]
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory, tiny_images) -> Path:
+    """A tiny run with checkpoints at steps 10 and 20, for tests that copy it and damage the copy."""
+    from dcgan_cli.cli import main
+
+    run = tmp_path_factory.mktemp("tiny-run") / "run"
+    try:
+        main(tiny_train(tiny_images, run, "--max-steps", "20", "--checkpoint-every", "10", "--sample-every", "100"))
+    except SystemExit as exc:
+        assert exc.code == 0, f"training exited with {exc.code}"
+    return run
+
+
+class Dcgan:
+    """A `dcgan` subprocess (fresh TensorFlow) whose stderr and stdout go to a file the test polls."""
+
+    def __init__(self, args, log: Path, env: dict | None = None, preexec_fn=None):
+        import subprocess
+        import sys
+
+        self.log_path = Path(log)
+        self._log = open(self.log_path, "w")
+        env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONUNBUFFERED": "1", **(env or {})}
+        self.proc = subprocess.Popen([sys.executable, "-m", "dcgan_cli", *map(str, args)], stdout=self._log,
+                                     stderr=subprocess.STDOUT, env=env, preexec_fn=preexec_fn)
+        self.pid = self.proc.pid
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def wait_for(self, text: str, timeout: float = 300) -> None:
+        """Until `text` appears in the output; fails if the process ends first. No fixed sleeps."""
+        import time
+
+        deadline = time.time() + timeout
+        while text not in self.log:
+            assert self.proc.poll() is None, f"exited {self.proc.returncode} before {text!r}:\n{self.log[-3000:]}"
+            assert time.time() < deadline, f"no {text!r} after {timeout} s:\n{self.log[-3000:]}"
+            time.sleep(0.05)
+
+    def signal(self, signum) -> None:
+        self.proc.send_signal(signum)
+
+    def wait(self, timeout: float = 300) -> int:
+        code = self.proc.wait(timeout=timeout)
+        self._log.close()
+        return code
+
+    def last_line(self) -> str:
+        return [line for line in self.log.splitlines() if line.strip()][-1]
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self._log.close()
+
+
+@pytest.fixture
+def processes():
+    """Start `Dcgan` processes through this; any still running at the end of the test are killed."""
+    started = []
+
+    def start(*args, **kwargs) -> Dcgan:
+        started.append(Dcgan(*args, **kwargs))
+        return started[-1]
+
+    yield start
+    for process in started:
+        process.kill()

@@ -273,6 +273,70 @@ def test_losing_a_worker_stops_the_other_with_a_clear_message(tmp_path, mnist_di
     assert waited < 120
 
 
+def wait_for_both(tmp_path, procs, text, timeout=240):
+    deadline = time.time() + timeout
+    while not all(text in worker_log(tmp_path, i) for i in range(len(procs))):
+        assert time.time() < deadline and all(p.poll() is None for p in procs), worker_log(tmp_path, 0)[-3000:]
+        time.sleep(0.05)
+
+
+def last_line(tmp_path, i):
+    return [line for line in worker_log(tmp_path, i).splitlines() if line.strip()][-1]
+
+
+SIGNAL_RUN = ["--strategy", "multiworker", "--epochs", "100000", "--batch-size", "8", "--checkpoint-every", "4",
+              "--sample-every", "100000", "--log-every", "2"]
+
+
+def test_a_signal_to_every_worker_saves_once(tmp_path, tiny_images):
+    """What a scheduler does when it stops a job: SIGTERM to every worker. One checkpoint, the same step."""
+    from conftest import tiny_train
+    from dcgan_cli.checkpoint_files import checkpoints, damage
+
+    run = tmp_path / "run"
+    procs = start_workers(tmp_path, tiny_train(tiny_images, run, *SIGNAL_RUN))
+    try:
+        wait_for_both(tmp_path, procs, "step 6/")  # the lock does not refuse the second worker
+        for p in procs:
+            p.send_signal(signal.SIGTERM)
+        codes = [p.wait(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert codes == [143, 143], (worker_log(tmp_path, 0)[-2000:], worker_log(tmp_path, 1)[-2000:])
+    lines = [last_line(tmp_path, i) for i in range(2)]
+    assert lines[0] == lines[1] and lines[0].startswith("stopped: SIGTERM at step "), lines
+    step = int(lines[0].split(" at step ")[1].split(";")[0])
+    assert f"saved {run}/ckpt/ckpt-{step};" in lines[0]
+    saved = [s for s, _ in checkpoints(run / "ckpt")]
+    assert saved[0] == step and all(s % 4 == 0 for s in saved[1:]), saved  # the signal's checkpoint, once
+    assert damage(run / "ckpt" / f"ckpt-{step}") is None
+    assert not (run / ".lock").exists()
+
+
+@pytest.mark.slow
+def test_a_signal_to_one_worker_stops_the_others_as_a_lost_worker(tmp_path, tiny_images):
+    from conftest import tiny_train
+    from dcgan_cli.checkpoint_files import checkpoints, damage
+
+    run = tmp_path / "run"
+    procs = start_workers(tmp_path, tiny_train(tiny_images, run, *SIGNAL_RUN))
+    try:
+        wait_for_both(tmp_path, procs, "step 6/")
+        procs[1].send_signal(signal.SIGTERM)
+        codes = [p.wait(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            p.kill()
+    assert codes == [4, 143], (worker_log(tmp_path, 0)[-2000:], worker_log(tmp_path, 1)[-2000:])
+    signalled = last_line(tmp_path, 1)
+    assert signalled.startswith("stopped: SIGTERM reached this worker only") and "without one" in signalled, signalled
+    assert "stopped: another worker stopped or became unreachable" in last_line(tmp_path, 0)
+    saved = checkpoints(run / "ckpt")
+    assert saved and all(s % 4 == 0 for s, _ in saved) and all(damage(p) is None for _, p in saved)
+    assert not (run / ".lock").exists()
+
+
 def worker_main(dump, args):
     """A `dcgan` worker that copies its temporary directory's checkpoints before cleaning it up."""
     from dcgan_cli import cli

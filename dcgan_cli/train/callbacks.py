@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from dcgan_cli.errors import TrainingStopped
+from dcgan_cli.train.stop_signals import GRACE_SECONDS
 
 PROGRESS_EVERY = 10  # steps between progress-line redraws (no host sync involved)
 EVAL_SCALARS = ("fid", "kid", "inception_score", "precision", "recall", "label_accuracy")
@@ -223,3 +224,62 @@ class Evaluation(Periodic):
                   + (f"; best FID so far, saved to {self.best.dir}" if improved else f"; best FID remains {self.best.fid:.4g}"))
         self.cost[0] += time.perf_counter() - before[0]
         self.cost[1] += time.process_time() - before[1]
+
+
+class LockHeld(Callback):
+    """After every step: the run's lock (run_lock.RunLock) is still this process's; else stop, writing nothing."""
+
+    def __init__(self, lock):
+        self.lock = lock
+
+    def on_step_end(self, trainer, step):
+        self.lock.check()
+
+
+class StopOnSignal(Callback):
+    """SIGINT, SIGTERM, SIGHUP (noted by train.stop_signals.StopSignals): a checkpoint of the step, then
+    a stop with 128 + the signal's number. Under several workers, only once every worker was signalled;
+    a worker signalled alone stops without one (see stop_signals). Put it last, after Checkpoints."""
+
+    def __init__(self, stop):
+        self.stop = stop
+        self.multiworker = False
+
+    def on_train_begin(self, trainer, step):
+        import tensorflow as tf
+
+        self.stop.install()  # TensorFlow's multi-worker coordination service takes SIGTERM when it starts
+        self.multiworker = isinstance(trainer.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        if self.agreed(trainer, step):  # a signal while the run was being set up
+            self.save_and_stop(trainer)
+
+    def on_step_end(self, trainer, step):
+        if self.agreed(trainer, step):
+            self.save_and_stop(trainer)
+
+    def on_train_end(self, trainer, step):
+        if self.stop.requested:  # during the last step or its checkpoint: the run is complete
+            raise TrainingStopped(f"{self.stop.name} after the run's last step; saved "
+                                  f"{trainer.shown(trainer.last_checkpoint)}{self.stop.repeats()}", self.stop.code)
+
+    def agreed(self, trainer, step) -> bool:
+        """Whether every worker (the only one, mostly) has been signalled: a collective under several."""
+        if not self.multiworker:
+            return self.stop.requested
+        if self.stop.signalled_workers(trainer.strategy) == trainer.strategy.num_replicas_in_sync:
+            return True
+        if self.stop.requested and self.stop.alone_too_long():
+            last = (f"the last checkpoint, {trainer.shown(trainer.last_checkpoint)}, is intact" if trainer.last_checkpoint
+                    else "there is no checkpoint yet")
+            raise TrainingStopped(
+                f"{self.stop.name} reached this worker only (no other within {GRACE_SECONDS:.0f} s) and a checkpoint "
+                f"needs every worker, so it stopped at step {step} without one ({last}); the others stop as for a "
+                f"lost worker; restart every worker with --resume", exit_code=self.stop.code)
+        return False
+
+    def save_and_stop(self, trainer):
+        try:
+            trainer.save_and_stop(self.stop.name, self.stop.code)
+        except TrainingStopped as exc:  # signals that came during the save are said too
+            raise TrainingStopped(f"{exc}{self.stop.repeats()}", exc.exit_code) from None
+

@@ -156,13 +156,13 @@ def check_batch(batch_size: int, strategy) -> None:
                         f"use a multiple of {replicas}")
 
 
-def prepare(run_dir: Path, out_dir: Path, resume: bool) -> bool:
-    """runs.prepare for the chief; other workers only read run_dir, and write to out_dir.
+def prepare(run_dir: Path, out_dir: Path, resume: bool, lock=None, log=print) -> bool:
+    """runs.prepare for the chief, which alone locks run_dir; other workers only read run_dir, and write to out_dir.
 
     Returns True when there is a run to resume.
     """
     if out_dir == run_dir:
-        return runs.prepare(run_dir, resume)
+        return runs.prepare(run_dir, resume, lock, log)
     exists = runs.has_run(run_dir)
     if exists and not resume:
         # The chief refuses too, with the same message; say it here as well rather than wait for it.

@@ -9,29 +9,35 @@ per `metrics_every` steps, never per step.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
 import tensorflow as tf
 
+from dcgan_cli import checkpoint_files, history, write_failure
 from dcgan_cli import run_dir as runs
-from dcgan_cli.config import Config
+from dcgan_cli.config import CONFIG_FILE, Config
 from dcgan_cli.datasets import training_data
-from dcgan_cli.errors import TrainingStopped, UserError
+from dcgan_cli.errors import OutOfSpace, TrainingStopped, UserError
 from dcgan_cli.kernels import resolve_kernels
 from dcgan_cli.restore import restore
+from dcgan_cli.run_lock import RunLock
 from dcgan_cli.train import distribute
 from dcgan_cli.train.best_checkpoint import BestCheckpoint
-from dcgan_cli.train.callbacks import (Checkpoints, Evaluation, NanGuard, ProgressLine, SampleGrids, Scalars,
-                                       SkippedRecords)
+from dcgan_cli.train.callbacks import (Checkpoints, Evaluation, LockHeld, NanGuard, ProgressLine, SampleGrids, Scalars,
+                                       SkippedRecords, StopOnSignal)
 from dcgan_cli.train.ema import WeightAverage
 from dcgan_cli.train.losses import get_loss
 from dcgan_cli.train.optimizer import make_optimizer
 from dcgan_cli.train.precision import dtype_policy, resolve_jit, resolve_precision
 from dcgan_cli.train.progress import Progress
 from dcgan_cli.train.step import TrainStep
+from dcgan_cli.train.stop_signals import StopSignals
 
 INTERRUPTED_EXIT = 130
 DATA_FAILED_EXIT = 5
@@ -95,20 +101,35 @@ class Trainer:
         self.input_seconds = 0.0  # time fit spent waiting for batches
         self._callbacks: list = []
         self._stop: tuple | None = None
+        # Where the user finds this run's checkpoints: run_dir, except on a worker that writes a
+        # temporary copy (train() sets the chief's). lock: the run's lock, checked before each save.
+        self.home = self.run_dir
+        self.lock = None
 
     # --- state ---------------------------------------------------------------------------------
 
-    def restore(self, run_dir: Path | None = None) -> str | None:
-        """Restore the latest checkpoint of run_dir (default: this trainer's own directory)."""
-        latest = tf.train.latest_checkpoint(str(Path(run_dir or self.run_dir) / runs.CKPT_DIR))
+    def restore(self, run_dir: Path | None = None, prefix: str | None = None) -> str | None:
+        """Restore checkpoint `prefix`, or the newest intact one of run_dir (default: this trainer's own)."""
+        latest = prefix or checkpoint_files.newest_intact(Path(run_dir or self.run_dir) / runs.CKPT_DIR, log=runs.warn,
+                                                          may_move=False)
         if latest is None:
             return None
         restore(self.checkpoint, latest, partial=False,
-                failure=f"cannot resume from {latest}: it does not fit the model in {self.run_dir}/config.json "
+                failure=f"cannot resume from {latest}: it does not fit the model in its run's config.json "
                         f"({{reason}}); start a new run with --out NEW_DIR")
         self.last_checkpoint = latest
         self.host_step = int(self.step.numpy())
         return latest
+
+    def shown(self, prefix: str | None) -> str | None:
+        """A checkpoint as the user will find it (in the chief's run directory)."""
+        return str(Path(self.home) / runs.CKPT_DIR / Path(prefix).name) if prefix else None
+
+    def checkpoint_bytes(self) -> int:
+        """About what one checkpoint takes on disk: every variable it holds."""
+        variables = (self.generator.weights + self.discriminator.weights + self.g_optimizer.variables
+                     + self.d_optimizer.variables + (self.sampler.weights if self.weight_average else []))
+        return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables)
 
     def set_schedule(self, steps: int) -> None:
         """The length of the learning-rate schedule (`--lr-decay` anneals over its end)."""
@@ -131,8 +152,24 @@ class Trainer:
         if self.manager is None:
             return None
         self.read_metrics()
-        self.last_checkpoint = self.manager.save(checkpoint_number=self.host_step)
-        return self.last_checkpoint
+        if self.lock is not None:
+            self.lock.check(read=True)
+        step = self.host_step
+        try:
+            saved = self.manager.save(checkpoint_number=step)
+            checkpoint_files.make_durable(saved)
+        except (OSError, tf.errors.OpError) as exc:
+            number = write_failure.failed_write(exc)
+            if number is None:
+                raise
+            checkpoint_files.remove_unfinished(self.run_dir / runs.CKPT_DIR, step)
+            last = (f"the last checkpoint, {self.shown(self.last_checkpoint)}, is intact" if self.last_checkpoint
+                    else "there is no checkpoint yet")
+            raise TrainingStopped(f"{write_failure.describe(number, self.shown(f'ckpt-{step}'), self.checkpoint_bytes())}; "
+                                  f"removed its partial files; {last}; make room, then continue with --resume",
+                                  exit_code=write_failure.DISK_FULL_EXIT) from None
+        self.last_checkpoint = saved
+        return saved
 
     # --- the loop -------------------------------------------------------------------------------
 
@@ -202,38 +239,61 @@ class Trainer:
         if step > self.start_step and not self.holds_checkpoint(step):
             self.save_checkpoint()
         if self.holds_checkpoint(step):
-            saved = f"saved {self.last_checkpoint}"
+            saved = f"saved {self.shown(self.last_checkpoint)}"
         elif self.last_checkpoint:
-            saved = f"the last checkpoint is {self.last_checkpoint}"
+            saved = f"the last checkpoint is {self.shown(self.last_checkpoint)}"
         else:
             saved = "no checkpoint yet"
         raise TrainingStopped(f"{why} at step {step}{f' ({detail})' if detail else ''}; {saved}; {advice}", exit_code)
 
 
-def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, log=print) -> TrainResult:
+def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, log=print, stop=None,
+          command: list[str] | None = None) -> TrainResult:
     """Train (or resume) the run in run_dir until config's epochs or max_steps are done.
 
-    Under a multi-worker strategy every worker calls this; only the chief writes run_dir.
+    Under a multi-worker strategy every worker calls this; only the chief writes (and locks) run_dir.
+    `stop` is a StopSignals already installed by the caller (the CLI installs it before TensorFlow
+    sets up, so that a signal is never lost); without one, train installs its own. `command` is the
+    command line that history.jsonl records (default: this process's).
     """
     config.validate()
     run_dir = Path(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
     distribute.check_batch(config.batch_size, strategy)
     out_dir = distribute.output_dir(run_dir, strategy)
-    try:
-        return _train(config, run_dir, out_dir, resume, strategy, log)
-    finally:
-        distribute.remove_output_dir(out_dir, run_dir)
+    lock = RunLock(run_dir, log) if out_dir == run_dir else None
+    with contextlib.nullcontext(stop) if stop is not None else StopSignals() as stop:
+        try:
+            return _train(config, run_dir, out_dir, resume, strategy, log, stop, lock, command)
+        except (OSError, OutOfSpace, tf.errors.OpError) as exc:
+            # A config, sample grid, event file or RUN/best that could not be written for want of space
+            # (a checkpoint's own failure is reported, and its partial files removed, where it is saved).
+            number = write_failure.failed_write(exc)
+            if number is None:
+                raise
+            saved = checkpoint_files.checkpoints(run_dir / runs.CKPT_DIR)
+            last = f"the last checkpoint, {saved[0][1]}, is intact" if saved else "there is no checkpoint yet"
+            raise TrainingStopped(f"{write_failure.describe(number, write_failure.failed_path(exc) or run_dir)}; "
+                                  f"{last}; make room, then continue with --resume",
+                                  exit_code=write_failure.DISK_FULL_EXIT) from None
+        finally:
+            if lock is not None:
+                lock.release()
+            distribute.remove_output_dir(out_dir, run_dir)
 
 
-def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy, log) -> TrainResult:
-    resuming = distribute.prepare(run_dir, out_dir, resume)
+def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy, log, stop, lock, command) -> TrainResult:
+    chief = out_dir == run_dir
+    resuming = distribute.prepare(run_dir, out_dir, resume, lock, log)
+    previous = Config.load(run_dir) if resuming and (run_dir / CONFIG_FILE).exists() else None
     trainer = Trainer(config, out_dir, strategy, log)
+    trainer.home, trainer.lock = run_dir, lock
     restored = trainer.restore(run_dir) if resuming else None
     start_step = trainer.host_step
-    chief = out_dir == run_dir
     if chief:
         config.save(run_dir)
+        history.append(run_dir, history.record("resume" if resuming else "start", start_step, command,
+                                               changed_settings(previous, config), distribute.describe(strategy)))
 
     data = training_data(config, start_step)
     steps_per_epoch = data.num_examples // config.batch_size
@@ -245,7 +305,9 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     total = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         total = min(total, config.max_steps)
-    log(f"{'resuming ' + restored if restored else 'new run in ' + str(run_dir)}: {config.dataset}-{config.family}, "
+    began = (f"resuming {restored}" if restored else
+             f"resuming {run_dir} from step 0 (it has no checkpoint yet)" if resuming else f"new run in {run_dir}")
+    log(f"{began}: {config.dataset}-{config.family}, "
         f"{data.num_examples} images, {steps_per_epoch} steps/epoch, steps {start_step}..{total}, "
         f"precision {trainer.precision}, XLA {'on' if trainer.jit else 'off'}, {distribute.describe(trainer.strategy)}")
 
@@ -261,7 +323,8 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
 
         return evaluator(config, config.data_dir, num=config.eval_samples, log=note)
 
-    callbacks = [NanGuard(), Scalars(writer), ProgressLine(progress)]
+    callbacks = [LockHeld(lock)] if lock is not None else []
+    callbacks += [NanGuard(), Scalars(writer), ProgressLine(progress)]
     if data.skips is not None:
         callbacks.append(SkippedRecords(data, writer, steps_per_epoch, note))
     callbacks += [SampleGrids(out_dir / runs.SAMPLES_DIR, writer, config.sample_every, config.seed),
@@ -269,9 +332,18 @@ def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy,
     if config.eval_every and chief:
         callbacks.append(Evaluation(config.eval_every, BestCheckpoint(trainer.checkpoint, run_dir), writer, note,
                                     make_evaluator, config.eval_samples))
+    callbacks.append(StopOnSignal(stop))  # last: after this step's checkpoint, if it has one
     try:
         step = trainer.fit(trainer.batches(data.dataset), total, callbacks, metrics_every=config.log_every)
     finally:
         writer.flush()
     log(f"done at step {step}: checkpoint {trainer.last_checkpoint}; samples in {run_dir / runs.SAMPLES_DIR}")
     return TrainResult(run_dir, step, trainer.metrics, trainer.last_checkpoint)
+
+
+def changed_settings(previous: Config | None, config: Config) -> dict:
+    """{setting: [old, new]} for every setting a resume changed."""
+    if previous is None:
+        return {}
+    old, new = dataclasses.asdict(previous), dataclasses.asdict(config)
+    return {name: [old[name], new[name]] for name in new if old.get(name) != new[name]}
