@@ -123,6 +123,8 @@ class Config:
             raise UserError(f"--lr-decay must be in [0, 1] (a fraction of the run; 0 keeps the rate constant), got {self.lr_decay}")
         if not 0 <= self.beta1 < 1:
             raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
+        if not 0 <= self.seed < 2**32:
+            raise UserError(f"--seed must be in 0..{2**32 - 1}, got {self.seed}")
         for name, registry in (("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES), ("precision", PRECISIONS),
                                ("kernels", KERNELS)):
             if getattr(self, name) not in registry:

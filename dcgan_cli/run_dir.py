@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -36,17 +37,32 @@ def has_run(run_dir: Path) -> bool:
     return (run_dir / CONFIG_FILE).exists() or bool(checkpoint_files.checkpoints(run_dir / CKPT_DIR))
 
 
-def prepare(run_dir: Path, resume: bool, lock: RunLock | None = None, log=print) -> bool:
-    """Create run_dir if needed, check it is writable and, with `lock`, take it and tidy up after
-    earlier processes (leftovers of interrupted saves, damaged newest checkpoints).
+def check(run_dir: Path, resume: bool, writer: bool = True) -> bool:
+    """Everything about run_dir that can refuse a start, checked without writing anything.
 
-    Returns True when there is a run to resume. Refuses to touch an existing run unless asked to resume it.
+    Returns True when there is a run to resume. Refuses to touch an existing run unless asked to
+    resume it and, for the process that will write it (`writer`), a folder that cannot be written
+    and a run that another process trains.
     """
     exists = has_run(run_dir)
     if exists and not resume:
         raise UserError(f"{run_dir} already holds a run; pass --resume to continue it, or --out NEW_DIR to start another")
-    if lock is not None:
-        run_lock.check_unlocked(run_dir)
+    if not writer:
+        return exists
+    nearest = run_dir
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    for folder in [nearest] + [run_dir / sub for sub in (CKPT_DIR, SAMPLES_DIR, LOGS_DIR) if (run_dir / sub).exists()]:
+        problem = "is not a directory" if not folder.is_dir() else folder_problem(folder)
+        if problem:
+            raise UserError(f"cannot write to {run_dir}: {folder} {problem}; pass --out a writable directory")
+    run_lock.check_unlocked(run_dir)
+    return exists
+
+
+def prepare(run_dir: Path, lock: RunLock | None = None, log=print) -> None:
+    """Create run_dir's folders and, with `lock`, take it and tidy up after earlier processes
+    (leftovers of interrupted saves, damaged newest checkpoints). Call after check()."""
     try:
         run_dir.mkdir(parents=True, exist_ok=True)
         if lock is not None:
@@ -55,13 +71,39 @@ def prepare(run_dir: Path, resume: bool, lock: RunLock | None = None, log=print)
             (run_dir / sub).mkdir(exist_ok=True)
     except OSError as exc:
         raise UserError(f"cannot write to {run_dir} ({exc.strerror}); pass --out a writable directory") from None
-    problem = folder_problem(run_dir)
-    if problem:
-        raise UserError(f"cannot write to {run_dir}: it {problem}; pass --out a writable directory")
     if lock is not None:
         for folder in (run_dir / CKPT_DIR, run_dir / BEST_DIR):
             checkpoint_files.tidy(folder, log)
-    return exists
+
+
+def contents(run_dir: Path) -> tuple[Path | None, set[str]]:
+    """What a folder holds before a new run starts in it: (its first missing ancestor, the names in it)."""
+    missing = None
+    while not run_dir.exists() and run_dir != run_dir.parent:
+        missing, run_dir = run_dir, run_dir.parent
+    return missing, set(os.listdir(run_dir)) if missing is None and run_dir.is_dir() else set()
+
+
+def undo_start(run_dir: Path, before: tuple[Path | None, set[str]]) -> None:
+    """Remove what a new run's failed start made (its lock excepted: its holder removes it last)."""
+    _, names = before
+    for name in set(os.listdir(run_dir)) - names - {run_lock.LOCK_FILE} if run_dir.is_dir() else ():
+        path = run_dir / name
+        shutil.rmtree(path, ignore_errors=True) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+
+
+def remove_created_folders(run_dir: Path, before: tuple[Path | None, set[str]]) -> None:
+    """After undo_start and the lock's release: the folders --out's creation made, if still empty."""
+    missing, _ = before
+    folder = run_dir
+    while missing is not None:
+        try:
+            folder.rmdir()
+        except OSError:
+            return  # not empty: something else lives there now
+        if folder == missing:
+            return
+        folder = folder.parent
 
 
 def resolve_checkpoint(path: str | os.PathLike, log=None) -> tuple[Path, str]:

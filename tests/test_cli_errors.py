@@ -45,8 +45,41 @@ def test_missing_and_truncated_data_files(tmp_path, capsys, mnist_dir):
     (data / "t10k-images-idx3-ubyte.gz").write_bytes(raw[:5000])
     code, _, err = run_cli(["train", "mnist", "--data-dir", data, "--out", tmp_path / "b", "--max-steps", 1], capsys)
     assert_one_line_error(code, err, "t10k-images-idx3-ubyte", "download MNIST again")
-    # A failed start leaves no checkpoint behind that a later --resume would trip over.
-    assert not list((tmp_path / "b").rglob("ckpt-*"))
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()  # failed starts leave nothing
+
+
+def test_a_failed_start_leaves_out_as_it_found_it(tmp_path, capsys, tiny_images):
+    """Data that turns out unreadable, options the data cannot satisfy: --out untouched, so the same
+    command works once the data is fixed."""
+    from conftest import tiny_train
+
+    data, out = tmp_path / "faces", tmp_path / "runs" / "faces"
+    data.mkdir()
+    (tmp_path / "existing").mkdir()
+    attempts = [
+        ([], "no files with an image extension"),  # an empty folder
+        (["--limit", "1000"], "--limit 1000 is more than the 40 images"),
+        (["--batch-size", "64"], "fewer than one batch of 64"),
+        (["--eval-every", "5", "--eval-samples", "30"], "--eval-samples 30 needs 60 training images"),
+        (["--seed", "-1"], "--seed must be in 0.."),
+    ]
+    for extra, needle in attempts:
+        if extra:  # the data is there from the second attempt on
+            shutil.copytree(tiny_images, data, dirs_exist_ok=True)
+        for where in (out, tmp_path / "existing"):
+            code, _, err = run_cli(tiny_train(data, where, "--max-steps", "2", *extra), capsys)
+            assert_one_line_error(code, err, needle)
+        assert not (tmp_path / "runs").exists() and not list((tmp_path / "existing").iterdir())
+    (data / "a" / "000001.jpg").write_bytes(b"garbage")  # unreadable files
+    for path in sorted(data.rglob("*.jpg"))[1:]:
+        path.unlink()
+    code, _, err = run_cli(tiny_train(data, out, "--max-steps", "2"), capsys)
+    assert_one_line_error(code, err, "is a readable image")
+    assert not (tmp_path / "runs").exists()
+    # Fixed: the very same command now starts the run.
+    shutil.copytree(tiny_images, data, dirs_exist_ok=True)
+    code, _, err = run_cli(tiny_train(data, out, "--max-steps", "2"), capsys)
+    assert code == 0, err
 
 
 def test_unwritable_out(tmp_path, capsys, mnist_dir):

@@ -95,6 +95,23 @@ def file_size_limit(tmp_path, tiny_images, processes, capsys):
     assert f"resuming {run}/ckpt/ckpt-20" in err and "done at step 40" in err
 
 
+def test_a_new_run_whose_start_fails_is_removed_again(tmp_path, tiny_images, processes):
+    """Everything checked, the run directory made, then the first sample grid cannot be written (a
+    4 KB file size limit): the new run is removed again, so --out is as it was."""
+
+    def limit_file_size():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))  # room for the lock, config and history only
+
+    run = tmp_path / "runs" / "faces"
+    dcgan = processes(tiny_train(tiny_images, run, *TRAIN), tmp_path / "train.log", preexec_fn=limit_file_size)
+    assert dcgan.wait() == 6, dcgan.log[-3000:]
+    line = dcgan.last_line()
+    assert line.startswith(f"stopped: file too large for this process (ulimit -f) writing {run}/samples/step_000000.png"), line
+    assert line.endswith(f"{run} is left as it was; make room, then start it again"), line
+    assert not (tmp_path / "runs").exists()
+
+
 @pytest.mark.skipif(not MOUNT, reason="mounting a tmpfs is not allowed here; the `ulimit -f` variant runs instead")
 def test_a_full_disk_during_a_checkpoint_is_one_line_and_resumable(tmp_path, tiny_images, processes, capsys, small_disk):
     tmpfs_full(tmp_path, tiny_images, processes, capsys, small_disk)

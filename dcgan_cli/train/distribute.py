@@ -156,19 +156,17 @@ def check_batch(batch_size: int, strategy) -> None:
                         f"use a multiple of {replicas}")
 
 
-def prepare(run_dir: Path, out_dir: Path, resume: bool, lock=None, log=print) -> bool:
-    """runs.prepare for the chief, which alone locks run_dir; other workers only read run_dir, and write to out_dir.
+def check(run_dir: Path, resume: bool, strategy) -> bool:
+    """runs.check for every worker; the chief alone writes (and locks) run_dir, so only it checks that.
 
     Returns True when there is a run to resume.
     """
-    if out_dir == run_dir:
-        return runs.prepare(run_dir, resume, lock, log)
-    exists = runs.has_run(run_dir)
-    if exists and not resume:
-        # The chief refuses too, with the same message; say it here as well rather than wait for it.
-        runs.prepare(run_dir, resume)
-    runs.prepare(out_dir, resume=False)
-    return exists
+    return runs.check(run_dir, resume, writer=is_chief(strategy))
+
+
+def prepare(run_dir: Path, out_dir: Path, lock=None, log=print) -> None:
+    """runs.prepare: the chief creates and locks run_dir; other workers only read run_dir, and write to out_dir."""
+    runs.prepare(out_dir, lock if out_dir == run_dir else None, log)
 
 
 def output_dir(run_dir: Path, strategy) -> Path:

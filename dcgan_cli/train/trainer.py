@@ -105,6 +105,7 @@ class Trainer:
         # temporary copy (train() sets the chief's). lock: the run's lock, checked before each save.
         self.home = self.run_dir
         self.lock = None
+        self.fresh = False  # a new run, which a stop before its first step leaves as it found it (train())
 
     # --- state ---------------------------------------------------------------------------------
 
@@ -220,8 +221,7 @@ class Trainer:
             text = str(exc)
             reason = ("no record of a whole epoch could be read" if "no record of a whole epoch" in text
                       else text.strip().splitlines()[0][:160])
-            self.save_and_stop("the training data failed", DATA_FAILED_EXIT, detail=reason,
-                               advice="check --data-dir, then continue with --resume")
+            self.save_and_stop("the training data failed", DATA_FAILED_EXIT, detail=reason, fix="check --data-dir")
         finally:
             self.input_seconds += time.perf_counter() - started
 
@@ -231,19 +231,22 @@ class Trainer:
         """Ask the loop to save_and_stop(why, exit_code) after the step under way; safe from a signal handler."""
         self._stop = (why, exit_code)
 
-    def save_and_stop(self, why: str, exit_code: int, detail: str | None = None,
-                      advice: str = "continue with --resume") -> NoReturn:
+    def save_and_stop(self, why: str, exit_code: int, detail: str | None = None, fix: str | None = None) -> NoReturn:
         """Save a checkpoint of the current step (if this fit trained one not saved yet) and stop the run:
-        `WHY at step N (DETAIL); saved CHECKPOINT; ADVICE`, exit code exit_code."""
+        `WHY at step N (DETAIL); saved CHECKPOINT; FIX, then continue with --resume`, exit code exit_code."""
         step = self.host_step = int(self.step.numpy())
         if step > self.start_step and not self.holds_checkpoint(step):
             self.save_checkpoint()
+        again = "continue with --resume"
         if self.holds_checkpoint(step):
             saved = f"saved {self.shown(self.last_checkpoint)}"
         elif self.last_checkpoint:
             saved = f"the last checkpoint is {self.shown(self.last_checkpoint)}"
+        elif self.fresh and step == 0:
+            saved, again = f"nothing was trained, and {self.home} is left as it was", "start again"
         else:
             saved = "no checkpoint yet"
+        advice = f"{fix}, then {again}" if fix else again
         raise TrainingStopped(f"{why} at step {step}{f' ({detail})' if detail else ''}; {saved}; {advice}", exit_code)
 
 
@@ -251,6 +254,9 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
           command: list[str] | None = None) -> TrainResult:
     """Train (or resume) the run in run_dir until config's epochs or max_steps are done.
 
+    Everything that can refuse a start (options, data, run directory, lock) is checked before
+    anything is written, and a new run whose start fails all the same (a signal, a full disk, a
+    checkpoint that does not fit) is removed again: a failed start leaves run_dir as it found it.
     Under a multi-worker strategy every worker calls this; only the chief writes (and locks) run_dir.
     `stop` is a StopSignals already installed by the caller (the CLI installs it before TensorFlow
     sets up, so that a signal is never lost); without one, train installs its own. `command` is the
@@ -260,51 +266,90 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
     run_dir = Path(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
     distribute.check_batch(config.batch_size, strategy)
+    chief = distribute.is_chief(strategy)
+    resuming = distribute.check(run_dir, resume, strategy)
+    # The step to resume from, read-only (the chief sets damaged checkpoints aside once it holds the lock).
+    latest = checkpoint_files.newest_intact(run_dir / runs.CKPT_DIR, (lambda _: None) if chief else log,
+                                            may_move=False, why_not_moved="the chief worker moves it") if resuming else None
+    data = open_data(config, checkpoint_files.step_of(latest) if latest else 0)
+
+    before = runs.contents(run_dir) if chief and not resuming else None
     out_dir = distribute.output_dir(run_dir, strategy)
-    lock = RunLock(run_dir, log) if out_dir == run_dir else None
+    lock = RunLock(run_dir, log) if chief else None
+    built: list[Trainer] = []  # the trainer, once built: a new run undone unless it trained a step
+    finished = False
     with contextlib.nullcontext(stop) if stop is not None else StopSignals() as stop:
         try:
-            return _train(config, run_dir, out_dir, resume, strategy, log, stop, lock, command)
+            result = _train(config, run_dir, out_dir, strategy, log, stop, lock, command, resuming, latest, data, built)
+            finished = True
+            return result
         except (OSError, OutOfSpace, tf.errors.OpError) as exc:
             # A config, sample grid, event file or RUN/best that could not be written for want of space
             # (a checkpoint's own failure is reported, and its partial files removed, where it is saved).
             number = write_failure.failed_write(exc)
             if number is None:
                 raise
-            saved = checkpoint_files.checkpoints(run_dir / runs.CKPT_DIR)
-            last = f"the last checkpoint, {saved[0][1]}, is intact" if saved else "there is no checkpoint yet"
+            if before is not None and not (built and built[0].host_step):
+                last, again = f"{run_dir} is left as it was", "start it again"
+            else:
+                saved = checkpoint_files.checkpoints(run_dir / runs.CKPT_DIR)
+                last = f"the last checkpoint, {saved[0][1]}, is intact" if saved else "there is no checkpoint yet"
+                again = "continue with --resume"
             raise TrainingStopped(f"{write_failure.describe(number, write_failure.failed_path(exc) or run_dir)}; "
-                                  f"{last}; make room, then continue with --resume",
-                                  exit_code=write_failure.DISK_FULL_EXIT) from None
+                                  f"{last}; make room, then {again}", exit_code=write_failure.DISK_FULL_EXIT) from None
         finally:
+            undo = before is not None and not finished and not (built and built[0].host_step)
+            if undo:
+                runs.undo_start(run_dir, before)
             if lock is not None:
                 lock.release()
+            if undo:
+                runs.remove_created_folders(run_dir, before)
             distribute.remove_output_dir(out_dir, run_dir)
 
 
-def _train(config: Config, run_dir: Path, out_dir: Path, resume: bool, strategy, log, stop, lock, command) -> TrainResult:
-    chief = out_dir == run_dir
-    resuming = distribute.prepare(run_dir, out_dir, resume, lock, log)
-    previous = Config.load(run_dir) if resuming and (run_dir / CONFIG_FILE).exists() else None
-    trainer = Trainer(config, out_dir, strategy, log)
-    trainer.home, trainer.lock = run_dir, lock
-    restored = trainer.restore(run_dir) if resuming else None
-    start_step = trainer.host_step
-    if chief:
-        config.save(run_dir)
-        history.append(run_dir, history.record("resume" if resuming else "start", start_step, command,
-                                               changed_settings(previous, config), distribute.describe(strategy)))
-
+def open_data(config: Config, start_step: int):
+    """The training data from start_step (datasets.training_data): opened, its first records decoded,
+    and every option that depends on its size checked."""
     data = training_data(config, start_step)
-    steps_per_epoch = data.num_examples // config.batch_size
-    if steps_per_epoch == 0:
+    if config.limit is not None and data.num_examples < config.limit:
+        raise UserError(f"--limit {config.limit} is more than the {data.num_examples} images the data has; "
+                        f"lower --limit, or drop it to train on them all")
+    if data.num_examples // config.batch_size == 0:
         raise UserError(f"the dataset has {data.num_examples} images, fewer than one batch of {config.batch_size}; "
                         f"lower --batch-size")
+    from dcgan_cli.eval.evaluate import is_mnist
+
+    if config.eval_every and not is_mnist(config) and 2 * config.eval_samples > data.num_examples:
+        # The reference set and the real-data baseline are two disjoint sets of training images.
+        raise UserError(f"--eval-samples {config.eval_samples} needs {2 * config.eval_samples} training images and the "
+                        f"data has {data.num_examples}; pass --eval-samples {data.num_examples // 2} or fewer")
+    return data
+
+
+def _train(config: Config, run_dir: Path, out_dir: Path, strategy, log, stop, lock, command, resuming, latest, data,
+           built) -> TrainResult:
+    chief = out_dir == run_dir
+    previous = Config.load(run_dir) if resuming and (run_dir / CONFIG_FILE).exists() else None
+    distribute.prepare(run_dir, out_dir, lock, log)
+    if chief and latest is not None and checkpoint_files.checkpoints(run_dir / runs.CKPT_DIR)[:1] != \
+            [(checkpoint_files.step_of(latest), latest)]:
+        raise UserError(f"the checkpoints in {run_dir / runs.CKPT_DIR} changed while this process started; start it again")
+    trainer = Trainer(config, out_dir, strategy, log)
+    built.append(trainer)
+    trainer.home, trainer.lock, trainer.fresh = run_dir, lock, not resuming
+    restored = trainer.restore(prefix=latest) if latest else None
+    start_step = trainer.host_step
+    steps_per_epoch = data.num_examples // config.batch_size
     # The learning-rate schedule spans --epochs; --max-steps only stops the run early.
     trainer.set_schedule(config.epochs * steps_per_epoch)
     total = config.epochs * steps_per_epoch
     if config.max_steps is not None:
         total = min(total, config.max_steps)
+    if chief:
+        config.save(run_dir)
+        history.append(run_dir, history.record("resume" if resuming else "start", start_step, command,
+                                               changed_settings(previous, config), distribute.describe(strategy)))
     began = (f"resuming {restored}" if restored else
              f"resuming {run_dir} from step 0 (it has no checkpoint yet)" if resuming else f"new run in {run_dir}")
     log(f"{began}: {config.dataset}-{config.family}, "
