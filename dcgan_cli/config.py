@@ -92,6 +92,7 @@ class Config:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
     def validate(self) -> None:
+        from dcgan_cli.datasets import DATASETS
         from dcgan_cli.kernels import KERNELS
         from dcgan_cli.models.family import Z_DISTRIBUTIONS
         from dcgan_cli.train.losses import LOSSES
@@ -125,8 +126,8 @@ class Config:
             raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
         if not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in 0..{2**32 - 1}, got {self.seed}")
-        for name, registry in (("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES), ("precision", PRECISIONS),
-                               ("kernels", KERNELS)):
+        for name, registry in (("dataset", DATASETS), ("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES),
+                               ("precision", PRECISIONS), ("kernels", KERNELS)):
             if getattr(self, name) not in registry:
                 raise UserError(f"{flag(name)} must be one of {', '.join(registry)}, got {getattr(self, name)}")
         self.make_family()

@@ -214,6 +214,9 @@ def test_non_finite_numbers_are_refused(tmp_path, capsys, option, value):
     ("jit", 1, "jit is 1, not bool or null"),
     ("epochs", 0, "--epochs must be a positive integer"),
     ("lr", float("nan"), "--lr must be a finite number"),
+    ("loss", "wasserstein", "--loss must be one of"),
+    ("dataset", "imagenet", "--dataset must be one of"),
+    ("num_classes", 10, "takes no class labels"),
 ])
 def test_a_hand_edited_config_is_one_line_on_resume(tiny_run, tiny_images, tmp_path, capsys, field, value, needle):
     from conftest import tiny_train
