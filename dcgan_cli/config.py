@@ -234,7 +234,10 @@ RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it shapes the models' variables, which the checkpoint holds",
             "family image_size channels num_classes z_dim width depth"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop z_dist loss batch_size lr beta1 d_steps g_steps seed ema lr_decay"),
+            "dataset category limit pattern crop z_dist loss batch_size d_steps g_steps seed ema"),
+    # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
+    # run resumes at (and --lr-decay anneals it from there); history.jsonl records each change.
+    **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr beta1 lr_decay"),
     **_rule(True, "when the run stops (and so where --lr-decay's schedule ends)", "epochs max_steps"),
     **_rule(True, "what is written and how often, not what is learned",
             "sample_every checkpoint_every log_every keep eval_every eval_samples"),

@@ -32,3 +32,37 @@ def test_resume_matches_uninterrupted_run(tmp_path, mnist_dir, capsys):
     assert samples == [f"step_{s:06d}.png" for s in (0, 10, 20, 30, 40)]
     assert sorted(p.name for p in (tmp_path / "split" / "ckpt").glob("*.index")) == \
         ["ckpt-20.index", "ckpt-30.index", "ckpt-40.index"]
+
+
+def test_resume_may_change_the_optimizer_and_history_records_it(tmp_path, tiny_images, capsys):
+    """The advice after a NaN, `--resume --lr LOWER`, works: the new base rate takes over at the step
+    the run resumed from, --lr-decay's schedule continues from it, and history.jsonl says so."""
+    import json
+
+    import tensorflow as tf
+
+    from conftest import tiny_train
+    from dcgan_cli import history
+
+    run = tmp_path / "run"
+
+    def learning_rate(step):
+        return tf.train.load_variable(str(run / "ckpt" / f"ckpt-{step}"), "g_optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE")
+
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--epochs", "4", "--max-steps", "10", "--lr-decay", "0"), capsys)
+    assert code == 0, err
+    assert np.isclose(learning_rate(10), 2e-4)
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--resume", "--lr", "1e-4", "--beta1", "0.7", "--max-steps", "15"), capsys)
+    assert code == 0, err
+    assert np.isclose(learning_rate(15), 1e-4)
+    # 4 epochs of 5 steps, the last half annealed: at step 19 the rate is 1e-4 * (20 - 19) / 10.
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--resume", "--lr-decay", "0.5", "--max-steps", "20"), capsys)
+    assert code == 0, err
+    assert np.isclose(learning_rate(20), 1e-5)
+    assert json.loads((run / "config.json").read_text())["beta1"] == 0.7
+    records = history.read(run)
+    assert [(r["event"], r["step"], r["changed"]) for r in records] == [
+        ("start", 0, {}),
+        ("resume", 10, {"lr": [2e-4, 1e-4], "beta1": [0.5, 0.7], "max_steps": [10, 15]}),
+        ("resume", 15, {"lr_decay": [0.0, 0.5], "max_steps": [15, 20]}),
+    ]

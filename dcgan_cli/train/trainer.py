@@ -118,6 +118,10 @@ class Trainer:
         restore(self.checkpoint, latest, partial=False,
                 failure=f"cannot resume from {latest}: it does not fit the model in its run's config.json "
                         f"({{reason}}); start a new run with --out NEW_DIR")
+        # The checkpoint holds the learning rate it was saved with; a resume may have set another
+        # (--lr-decay then scales this base rate each step). beta1 is not a variable: it is the config's.
+        for optimizer in (self.g_optimizer, self.d_optimizer):
+            optimizer.learning_rate.assign(self.config.lr)
         self.last_checkpoint = latest
         self.host_step = int(self.step.numpy())
         return latest
