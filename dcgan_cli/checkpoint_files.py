@@ -70,10 +70,11 @@ def _first_line(exc) -> str:
     return re.sub(r"^\{\{[^}]*\}\}\s*", "", text)[:160]
 
 
-def newest_intact(folder, log, may_move: bool = True, why_not_moved: str = "") -> str | None:
+def newest_intact(folder, log, may_move: bool = True, why_not_moved: str = "", required: bool = True) -> str | None:
     """The newest intact checkpoint in folder (None if there is none at all), damaged newer ones set aside.
 
     may_move=False (the run is in use by a live process) reports damaged ones without moving them.
+    When every checkpoint is damaged: a UserError if `required`, else a warning and None.
     """
     found = checkpoints(folder)
     damaged = []
@@ -99,7 +100,10 @@ def newest_intact(folder, log, may_move: bool = True, why_not_moved: str = "") -
     names = ", ".join(Path(p).name for _, p, _ in damaged)
     what = f"{names} {'is' if len(damaged) == 1 else 'are'} damaged ({damaged[0][2]}); {where}"
     if prefix is None:
-        raise UserError(f"every checkpoint in {folder} is damaged: {what}; start a new run with --out NEW_DIR")
+        if required:
+            raise UserError(f"every checkpoint in {folder} is damaged: {what}; start a new run with --out NEW_DIR")
+        log(f"warning: {what}; no intact checkpoint is left in {folder}")
+        return None
     lost = damaged[0][0] - step
     log(f"warning: {what}; using {prefix} instead, {lost} step{'s' if lost != 1 else ''} older")
     return prefix
@@ -144,7 +148,7 @@ def tidy(folder, log) -> None:
     """What the process that takes a run over does first (holding its lock): remove leftovers of
     interrupted saves, set damaged newest checkpoints aside, and make `checkpoint` list what is there."""
     remove_leftovers(folder, log)
-    newest_intact(folder, log)
+    newest_intact(folder, log, required=False)  # RUN/best may lose its only checkpoint; the run goes on
     listed = _listed(folder)
     if listed is not None and listed != {Path(p).name for _, p in checkpoints(folder)}:
         write_state(folder)

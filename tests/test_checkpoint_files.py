@@ -131,3 +131,15 @@ def test_a_save_killed_midway_leaves_leftovers_that_the_next_start_removes(tmp_p
     assert len(removed) == 1 and leftovers[0] in removed[0] and "MB), left by a save that never finished" in removed[0], err
     assert not list((run / "ckpt").glob("*_temp")) and not (run / ".lock").exists()
     assert all(damage(prefix) is None for _, prefix in checkpoints(run / "ckpt"))
+
+
+def test_a_damaged_best_checkpoint_is_set_aside_without_stopping_the_run(damaged_run, tiny_images, capsys):
+    """RUN/best (--eval-every) whose only checkpoint is damaged: moved aside, the resume goes on."""
+    best = damaged_run / "best"
+    best.mkdir()
+    for path in (damaged_run / "ckpt").glob("ckpt-20.*"):
+        shutil.copy(path, best)  # the truncated one
+    code, _, err = run_cli(tiny_train(tiny_images, damaged_run, "--resume", "--max-steps", "25"), capsys)
+    assert code == 0, err
+    assert f"no intact checkpoint is left in {best}" in err and "done at step 25" in err
+    assert (best / "damaged" / "ckpt-20.index").exists() and not checkpoints(best)
