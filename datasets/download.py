@@ -27,8 +27,9 @@ def sha256_of(path: str | os.PathLike) -> str:
 
 
 def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeout: float = 30.0,
-             progress: bool = True) -> Path:
-    """Fetch url to dest (resuming dest.part if present) and verify its sha256."""
+             progress: bool = True, offline_fix: str = "download it elsewhere and pass its folder with --data-dir") -> Path:
+    """Fetch url to dest (resuming dest.part if present) and verify its sha256; offline_fix ends the
+    error line when there is no network."""
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -43,7 +44,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeo
             raise UserError(f"downloading {url} failed: HTTP {exc.code} {exc.reason}; check the address or download it by hand") from None
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
-        raise UserError(f"cannot download {url} ({reason}): you seem to be offline; download it elsewhere and pass its folder with --data-dir") from None
+        raise UserError(f"cannot download {url} ({reason}): you seem to be offline; {offline_fix}") from None
     if response is not None:
         with response:
             resumed = have and response.status == 206

@@ -18,6 +18,7 @@ from dcgan_cli.bench import PRESETS
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
+from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
 from dcgan_cli.models.family import Z_DISTRIBUTIONS
@@ -286,6 +287,22 @@ def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, 
     run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c), echo=click.echo)
 
 
+@cli.command("export")
+@click.option("--checkpoint", required=True, type=click.Path(), help=CHECKPOINT_HELP)
+@click.option("--format", "fmt", type=click.Choice(EXPORT_FORMATS), required=True,
+              help="keras: a .keras file; saved_model: a TensorFlow SavedModel folder (TF Serving); tflite: a LiteRT "
+                   "flatbuffer (phones); onnx: an ONNX file (onnxruntime, other frameworks).")
+@click.option("--out", type=click.Path(), default=None,
+              help="Where to write it; OUT.config.json goes beside it [default: RUN/export/generator-stepN.EXT].")
+@click.option("--overwrite", is_flag=True, help="Replace an existing --out (and its .config.json).")
+def export_command(checkpoint, fmt, out, overwrite):
+    """Write the sampling generator for use without dcgan: stock Keras layers, float32, BatchNorm in
+    inference mode; signature z (and labels) -> images, checked against `dcgan sample` before writing."""
+    from dcgan_cli.export import export
+
+    export(checkpoint, fmt, out, overwrite, echo=click.echo)
+
+
 @cli.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(file_okay=False), help="A run directory made by `dcgan train`.")
 @click.option("--out", type=click.Path(dir_okay=False), default=None, help="Output .png, .svg or .pdf [default: RUN/losses.png].")
@@ -426,6 +443,21 @@ def download_mnist_command(dest):
     download_mnist(dest if dest is not None else keras_cache().parent, log=click.echo)
 
 
+@download.command("inception")
+@click.option("--dest", type=click.Path(dir_okay=False), default=None,
+              help="Where to write the file [default: where `dcgan evaluate --features inception` looks].")
+def download_inception_command(dest):
+    """Download the FID Inception weights (91 MB, sha256-checked) for `dcgan evaluate --features inception`."""
+    from dcgan_cli.datasets.download import download as fetch
+    from dcgan_cli.eval.inception import SHA256, URL, default_weights_path
+
+    target = Path(dest) if dest else default_weights_path()
+    fetch(URL, target, sha256=SHA256, offline_fix="download it on a machine with internet and pass it to "
+          "`dcgan evaluate --features inception --inception-weights FILE`")
+    click.echo(f"wrote {target}; use it with: dcgan evaluate --checkpoint RUN --features inception"
+               + (f" --inception-weights {target}" if dest else ""))
+
+
 @cli.command("evaluate")
 @click.option("--checkpoint", required=True, type=click.Path(),
               help=CHECKPOINT_HELP)
@@ -433,14 +465,24 @@ def download_mnist_command(dest):
 @click.option("--json", "json_path", type=click.Path(dir_okay=False), default=None, help="Also write the flat results to this file.")
 @click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Where the real images are [default: the run's].")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
-def evaluate_command(checkpoint, num, json_path, data_dir, seed):
+@click.option("--features", type=click.Choice(["auto", "inception"]), default="auto", show_default=True,
+              help="Feature space: auto = the project's MNIST classifier (MNIST) or a fixed random net (others), "
+                   "comparable between runs; inception = the standard FID Inception network, comparable with "
+                   "published FIDs (needs its weights: `dcgan download inception`).")
+@click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
+              help="The FID Inception weights file (pt_inception-2015-12-05-6726825d.pth, sha256-checked) "
+                   "[default: where `dcgan download inception` puts it].")
+def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights):
     """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
     from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
     from dcgan_cli.files import check_writable
 
+    if inception_weights is not None and features != "inception":
+        raise UserError("--inception-weights is only used with --features inception; add it or drop --inception-weights")
     if json_path:
         check_writable(json_path, "--json")
-    results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True))
+    results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True), features=features,
+                       inception_weights=inception_weights)
     click.echo(format_report(results))
     if json_path:
         write_results(json_path, results)

@@ -35,14 +35,44 @@ def atomic_path(path: str | os.PathLike, fix: str | None = None) -> Iterator[Pat
         yield tmp
         os.replace(tmp, path)
     except OSError as exc:
-        from dcgan_cli import write_failure
-
-        number = write_failure.failed_write(exc)
-        if number is not None:
-            raise OutOfSpace(f"{write_failure.describe(number, path)}; {fix or DEFAULT_FIX}", number, str(path)) from None
-        raise UserError(f"cannot write {path} ({exc.strerror or exc}); {fix or DEFAULT_FIX}") from None
+        raise write_error(exc, path, fix) from None
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_error(exc: OSError, path: Path, fix: str | None = None) -> UserError:
+    """The one-line error for a failed write of `path`: OutOfSpace when space ran out."""
+    from dcgan_cli import write_failure
+
+    number = write_failure.failed_write(exc)
+    if number is not None:
+        return OutOfSpace(f"{write_failure.describe(number, path)}; {fix or DEFAULT_FIX}", number, str(path))
+    return UserError(f"cannot write {path} ({exc.strerror or exc}); {fix or DEFAULT_FIX}")
+
+
+@contextlib.contextmanager
+def atomic_folder_path(path: str | os.PathLike, fix: str | None = None) -> Iterator[tuple[Path, Path]]:
+    """atomic_path for what may be a folder (a SavedModel): yield (temporary path, scratch folder).
+
+    Both live in a hidden folder beside `path`, removed with everything in it at the end. When the
+    block completes, what it wrote at the temporary path replaces `path`: a folder there is first
+    moved into the scratch folder (a rename), so `path` is never half one and half the other.
+    """
+    import shutil
+
+    path = Path(path)
+    scratch = path.with_name(f"{TMP_PREFIX}{os.getpid()}-{path.name}.d")
+    try:
+        scratch.mkdir()
+        tmp = scratch / path.name
+        yield tmp, scratch
+        if path.is_dir() and not path.is_symlink():
+            os.replace(path, scratch / "replaced")
+        os.replace(tmp, path)
+    except OSError as exc:
+        raise write_error(exc, path, fix) from None
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def write_bytes(path: str | os.PathLike, data: bytes, fix: str | None = None) -> Path:

@@ -205,8 +205,13 @@ class Family:
             return self.latents(self.sample_z(len(classes), seed), classes=classes), self.num_classes
         return self.latents(self.sample_z(GRID_COLUMNS * GRID_COLUMNS, seed)), GRID_COLUMNS
 
+    def generator_fields(self) -> tuple[str, ...]:
+        """The Latents fields G takes, in the order of its inputs (what `dcgan export`'s signature names)."""
+        return ("z", "labels") if self.takes_labels else ("z",)
+
     def generator_inputs(self, latents: Latents):
-        return [latents.z, latents.labels] if self.takes_labels else latents.z
+        inputs = [getattr(latents, name) for name in self.generator_fields()]
+        return inputs if len(inputs) > 1 else inputs[0]
 
     def generate(self, generator, latents: Latents, batch_size: int = 500) -> np.ndarray:
         """float32 images in [-1, 1], with BatchNorm in inference mode, in batches to bound memory."""

@@ -33,6 +33,14 @@ def test_frechet_distance_handles_non_commuting_covariances():
     assert metrics.frechet_distance(np.zeros(4), s1, np.zeros(4), s2) == pytest.approx(expected, rel=1e-8)
 
 
+def test_fid_of_fewer_samples_than_features_equals_the_covariance_form():
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=(7, 40)), rng.normal(1.0, 2.0, size=(12, 40)) @ rng.normal(size=(40, 40))
+    by_covariances = metrics.frechet_distance(*metrics._mean_cov(a), *metrics._mean_cov(b))
+    assert metrics.fid(a, b) == pytest.approx(by_covariances, rel=1e-7)  # round-off of the rank-deficient eigh
+    assert metrics.fid(a, a) == pytest.approx(0.0, abs=1e-8)
+
+
 def test_fid_of_samples_from_two_gaussians_approaches_the_closed_form():
     a = gaussian(20000, [0.0, 0.0], [1.0, 2.0], seed=2)
     b = gaussian(20000, [1.0, 0.0], [2.0, 2.0], seed=3)

@@ -31,9 +31,10 @@ MIN_ACCURACY = 0.99
 FEATURE_LAYER = "features"
 
 
-def cache_dir() -> Path:
+def cache_dir(what: str = "classifier") -> Path:
+    """$DCGAN_CACHE_DIR/WHAT (default ~/.cache/dcgan/WHAT): where evaluation keeps what it computes or downloads once."""
     root = os.environ.get("DCGAN_CACHE_DIR")
-    return (Path(root) if root else Path.home() / ".cache" / "dcgan") / "classifier"
+    return (Path(root) if root else Path.home() / ".cache" / "dcgan") / what
 
 
 def mnist_digest(mnist) -> str:

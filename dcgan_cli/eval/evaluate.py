@@ -15,7 +15,7 @@ import numpy as np
 from dcgan_cli.errors import UserError
 from dcgan_cli.eval import metrics
 from dcgan_cli.files import check_writable, write_json
-from dcgan_cli.pixels import to_model_range
+from dcgan_cli.pixels import to_model_range, to_uint8
 
 KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
@@ -60,6 +60,8 @@ class MnistSpace:
         self.class_prior = np.bincount(self.mnist.train_labels, minlength=10) / len(self.mnist.train_labels)
         self.description = (f"the project's MNIST classifier's 128-d penultimate layer "
                             f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k MNIST test images")
+        self.protocol = {"network": "the project's MNIST classifier, 128-d penultimate layer", "resize": "none (28x28)",
+                         "reference": "the 10k MNIST test images"}
 
     def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
         features, probs = self.classifier.features_and_probs(images)
@@ -122,29 +124,38 @@ class RandomFeatures:
         return np.concatenate(out)
 
 
+def halves_of_training_images(config, num: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of up to `num` training images each, floats in [-1, 1], as the run's pipeline
+    decodes them: a reference, and real images to measure against it."""
+    from dcgan_cli.datasets import training_data
+
+    data = training_data(config)
+    dataset, examples = data.dataset, data.num_examples
+    half = min(num, examples // 2)  # the first epoch is a permutation: no image appears twice
+    if half < PR_K + 1:
+        raise UserError(f"the run's dataset has only {examples} images; evaluation needs at least {2 * PR_K + 2}")
+    images = []
+    for batch, _ in dataset:
+        images.append(batch.numpy())
+        if sum(len(b) for b in images) >= 2 * half:
+            break
+    images = np.concatenate(images)[:2 * half]
+    return images[:half], images[half:]
+
+
 class RgbSpace:
     """Random features; the reference and the real baseline are two disjoint sets of training images."""
 
     class_prior = None  # LSUN and folder runs are unconditional
 
     def __init__(self, config, num: int, log=print):
-        from dcgan_cli.datasets import training_data
-
         self.net = RandomFeatures(config.channels)
-        data = training_data(config)
-        dataset, examples = data.dataset, data.num_examples
-        half = min(num, examples // 2)  # the first epoch is a permutation: no image appears twice
-        if half < PR_K + 1:
-            raise UserError(f"the run's dataset has only {examples} images; evaluation needs at least {2 * PR_K + 2}")
-        images = []
-        for batch, _ in dataset:
-            images.append(batch.numpy())
-            if sum(len(b) for b in images) >= 2 * half:
-                break
-        images = np.concatenate(images)[:2 * half]
-        self.reference = self.net.features(images[:half])
-        self._real = self.net.features(images[half:])
-        self.description = f"{self.net.description}; reference: {half} training images"
+        reference, real = halves_of_training_images(config, num)
+        self.reference = self.net.features(reference)
+        self._real = self.net.features(real)
+        self.description = f"{self.net.description}; reference: {len(reference)} training images"
+        self.protocol = {"network": self.net.description, "resize": "none (the run's image size)",
+                         "reference": f"{len(reference)} training images"}
 
     def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
         return measure(self.net.features(images), None, self.reference, kid_subsets=kid_subsets)
@@ -153,14 +164,90 @@ class RgbSpace:
         return measure(self._real, None, self.reference)
 
 
-def feature_space(config, data_dir=None, num: int = 10000, log=print):
+class InceptionSpace:
+    """The FID Inception network (dcgan_cli.eval.inception): FIDs comparable with published ones.
+
+    The reference and real sets are MnistSpace's for MNIST (the 10k test images; `num` seeded
+    training images) and RgbSpace's otherwise. Their features never change, so they are cached by
+    the images' and weights' digests.
+    """
+
+    def __init__(self, config, data_dir=None, num: int = 10000, weights=None, log=print):
+        from dcgan_cli.eval.inception import DESCRIPTION, FidInception
+
+        self.net = FidInception(weights)
+        self.log = log
+        if is_mnist(config):
+            from dcgan_cli.datasets.mnist import load_mnist
+
+            mnist = load_mnist(data_dir if data_dir is not None else config.data_dir)
+            pick = np.random.default_rng(BASELINE_SEED).choice(len(mnist.train_images), num, replace=False)
+            reference, real = mnist.test_images, mnist.train_images[pick]
+            where = "the 10k MNIST test images"
+            self.class_prior = np.bincount(mnist.train_labels, minlength=10) / len(mnist.train_labels)
+        else:
+            reference, real = (to_uint8(images) for images in halves_of_training_images(with_data_dir(config, data_dir), num))
+            where = f"{len(reference)} training images"
+            self.class_prior = None
+        self.reference, _ = self.cached_features(reference)
+        self._real = self.cached_features(real)
+        self.description = f"{DESCRIPTION}; reference: {where}"
+        self.protocol = {"network": DESCRIPTION, "weights_sha256": self.net.sha256,
+                         "resize": "uint8 pixels (grayscale repeated to RGB), TF1 bilinear to 299x299 (no half-pixel "
+                                   "centres, no antialiasing), then (x - 128) / 128",
+                         "reference": where}
+
+    def cached_features(self, images_uint8) -> tuple[np.ndarray, np.ndarray]:
+        import hashlib
+
+        from dcgan_cli.eval.classifier import cache_dir
+        from dcgan_cli.files import atomic_path
+
+        images = np.ascontiguousarray(images_uint8)
+        key = hashlib.sha256(self.net.sha256.encode() + str(images.shape).encode() + images.tobytes()).hexdigest()[:20]
+        path = cache_dir("inception") / f"features-{key}.npz"
+        try:
+            with np.load(path) as cached:
+                return cached["features"], cached["probs"]
+        except (OSError, ValueError, KeyError):
+            pass
+        self.log(f"Inception features of {len(images)} real images (cached in {path.parent})")
+        features, probs = self.net.features_and_probs(images)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp:
+                np.savez(tmp, features=features, probs=probs)
+        except (OSError, UserError) as exc:  # a cache that cannot be written costs time, not the result
+            self.log(f"could not cache them in {path.parent} ({exc}); they will be computed again next time")
+        return features, probs
+
+    def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
+        features, probs = self.net.features_and_probs(to_uint8(images))
+        return measure(features, probs, self.reference, kid_subsets=kid_subsets)
+
+    def real_baseline(self, num: int, log=print) -> dict:
+        return measure(*self._real, self.reference)
+
+
+FEATURES = ("auto", "inception")
+
+
+def with_data_dir(config, data_dir):
+    """The run's config reading its images from data_dir (`--data-dir`) when given."""
+    import dataclasses
+
+    return config if data_dir is None else dataclasses.replace(config, data_dir=str(data_dir))
+
+
+def feature_space(config, data_dir=None, num: int = 10000, log=print, features: str = "auto", inception_weights=None):
+    """auto: the MNIST classifier for MNIST, random features otherwise; inception: the FID Inception network."""
+    if features == "inception":
+        return InceptionSpace(config, data_dir, num, inception_weights, log=log)
+    if features != "auto":
+        raise UserError(f"--features {features} is unknown; choose one of {', '.join(FEATURES)}")
     if is_mnist(config):
         return MnistSpace(data_dir if data_dir is not None else config.data_dir, log=log)
-    if data_dir is not None:
-        import dataclasses
-
-        config = dataclasses.replace(config, data_dir=str(data_dir))
-    return RgbSpace(config, num, log=log)
+    return RgbSpace(with_data_dir(config, data_dir), num, log=log)
 
 
 # --- generating and evaluating -------------------------------------------------------------------
@@ -172,19 +259,27 @@ def draw(family, generator, num: int, seed: int, class_prior=None):
     return family.generate(generator, latents), latents.classes
 
 
-def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print) -> dict:
-    """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys."""
+def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print, features: str = "auto",
+             inception_weights=None) -> dict:
+    """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys and the
+    protocol (network, resize, N, reference set, real-data floor) under `protocol`."""
     from dcgan_cli.restore import load_run
 
     if num is None or num < 2 * PR_K + 2:
         raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")
+    if features == "inception":
+        from dcgan_cli.eval.inception import check_weights_file
+
+        check_weights_file(inception_weights)  # before the generator is built: a missing file fails at once
     run = load_run(checkpoint)
-    space = feature_space(run.config, data_dir, num, log=log)
+    space = feature_space(run.config, data_dir, num, log=log, features=features, inception_weights=inception_weights)
     images, labels = draw(run.family, run.generator, num, seed, space.class_prior)
     results = space.score(images, labels)
     results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
                     if not k.startswith("label_accuracy") or run.family.takes_labels})
     results.update({"step": run.step, "num": num, "seed": seed, "feature_space": space.description})
+    results["protocol"] = {**space.protocol, "num": num,
+                           "real_floor": f"the real_* keys: {num} real images, disjoint from the reference, measured the same way"}
     return results
 
 

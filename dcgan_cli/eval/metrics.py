@@ -39,7 +39,26 @@ def frechet_distance(mu1, sigma1, mu2, sigma2) -> float:
 
 def fid(feat_a, feat_b) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (Heusel et al. 2017)."""
-    return frechet_distance(*_mean_cov(feat_a), *_mean_cov(feat_b))
+    a, b = np.asarray(feat_a, np.float64), np.asarray(feat_b, np.float64)
+    if a.ndim == b.ndim == 2 and 2 <= min(len(a), len(b)) < a.shape[1]:
+        return _fid_of_few_samples(a, b)
+    return frechet_distance(*_mean_cov(a), *_mean_cov(b))
+
+
+def _fid_of_few_samples(a: np.ndarray, b: np.ndarray) -> float:
+    """The same distance when there are fewer rows than features (e.g. 2048-d Inception features of a
+    few images), from the n_a x n_b cross products instead of d x d eigen-decompositions.
+
+    With A, B the centred rows, S1 = A'A / (n_a - 1) and S2 = B'B / (n_b - 1); the non-zero eigenvalues
+    of S1 S2 are those of (A B')(A B')' / ((n_a - 1)(n_b - 1)), so Tr((S1 S2)^1/2) is the sum of A B''s
+    singular values over sqrt((n_a - 1)(n_b - 1)).
+    """
+    centred_a, centred_b = a - a.mean(axis=0), b - b.mean(axis=0)
+    scale_a, scale_b = len(a) - 1, len(b) - 1
+    cross = np.linalg.svd(centred_a @ centred_b.T, compute_uv=False).sum() / np.sqrt(scale_a * scale_b)
+    value = (np.sum((a.mean(axis=0) - b.mean(axis=0)) ** 2) + np.sum(centred_a ** 2) / scale_a
+             + np.sum(centred_b ** 2) / scale_b - 2 * cross)
+    return float(max(value, 0.0))
 
 
 def _polynomial_mmd2(x: np.ndarray, y: np.ndarray) -> float:
@@ -76,7 +95,7 @@ def inception_score(probs, splits: int = 10) -> tuple[float, float]:
     """exp(E_x KL(p(y|x) || p(y))) per split: (mean, std) over the splits (Salimans et al. 2016)."""
     probs = np.asarray(probs, np.float64)
     scores = []
-    for part in np.array_split(probs, splits):
+    for part in np.array_split(probs, max(1, min(splits, len(probs)))):  # no empty split when N < splits
         marginal = part.mean(axis=0, keepdims=True)
         # p log(p / p_y) with 0 log 0 = 0, so confident one-hot predictions are allowed.
         safe = np.where(part > 0, part, 1.0)
