@@ -274,17 +274,22 @@ def train_folder(ctx, family, width, depth, out, resume, channels, **options):
 @click.option("--a", default=None, help="arithmetic: tile ids of --from, e.g. 0,1,2 (interpolate: walk starts).")
 @click.option("--b", default=None, help="arithmetic: tile ids subtracted (interpolate: walk ends).")
 @click.option("--c", default=None, help="arithmetic: tile ids added.")
-@click.option("--out", type=click.Path(dir_okay=False), default=None,
-              help="Output .png (a grid), .gif (walks, sweeps, morphs) or .npz (images uint8 NxHxWxC, z, labels) "
+@click.option("--out", type=click.Path(), default=None,
+              help="Output .png (a grid), .gif (walks, sweeps, morphs), .npz (images uint8 NxHxWxC, z, labels), or "
+                   "DIR/ (a folder: one PNG per image, labels.csv, manifest.json) "
                    "[default: RUN/samples/sample_stepN_seedS.png; other modes MODE_stepN_seedS.png].")
-def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out):
+@click.option("--index", type=int, default=None,
+              help="Draw image I of `--out DIR/`'s numbering (same --seed and --label) alone, bit-identical to DIR's file.")
+@click.option("--overwrite", is_flag=True, help="--out DIR/: replace the images of a folder that is not empty.")
+def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out, index, overwrite):
     """Draw images from a checkpoint; its config.json rebuilds the model, no other flags needed."""
     from dcgan_cli.viz.sample import Request, run
 
     if per_class and mode not in (None, "per-class"):
         raise UserError(f"--per-class and --mode {mode} conflict; --per-class means --mode per-class: drop one")
     mode = mode or ("per-class" if per_class else "grid")
-    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c), echo=click.echo)
+    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c, index, overwrite),
+        echo=click.echo, warn=lambda message: click.echo(message, err=True))
 
 
 @cli.command("export")

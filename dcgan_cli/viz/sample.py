@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +27,7 @@ import numpy as np
 
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
-from dcgan_cli.files import check_writable
+from dcgan_cli.files import check_writable, folder_problem, write_json, write_text
 from dcgan_cli.models.family import Z_DISTRIBUTIONS
 from dcgan_cli.pixels import to_uint8
 from dcgan_cli.run_dir import SAMPLES_DIR, resolve_checkpoint
@@ -83,15 +85,21 @@ class Request:
     a: str | None = None
     b: str | None = None
     c: str | None = None
+    index: int | None = None  # --index: image I of --out DIR/'s numbering alone
+    overwrite: bool = False  # --out DIR/ may replace the images of a non-empty folder
 
 
-def run(request: Request, echo=print) -> list[Path]:
+def run(request: Request, echo=print, warn=print) -> list[Path]:
     """`dcgan sample`: check everything, restore G, draw the mode, write the files."""
     from dcgan_cli.restore import load_run
 
     r = request
+    if r.out is not None and is_folder(r.out) or r.index is not None:
+        return run_numbered(r, echo, warn)
     if r.mode not in MODES:
         raise UserError(f"--mode {r.mode} is unknown; choose one of {', '.join(MODES)}")
+    if r.overwrite:
+        raise UserError("--overwrite is for --out DIR/ (one PNG per image); a FILE is always replaced: drop --overwrite")
     unused = [name for name in OPTION_FLAGS if getattr(r, name) not in (None, False) and name not in MODE_OPTIONS[r.mode]]
     if unused:
         users = [m for m, names in MODE_OPTIONS.items() if unused[0] in names]
@@ -107,6 +115,7 @@ def run(request: Request, echo=print) -> list[Path]:
     if r.out is not None:
         check_writable(r.out)
     loaded = load_run(r.checkpoint)
+    warn_other_version(run_dir, warn)
     name = "sample" if r.mode in ("grid", "per-class") else r.mode
     out = check_writable(Path(r.out) if r.out else run_dir / SAMPLES_DIR / f"{name}_step{loaded.step}_seed{r.seed}.png")
 
@@ -118,6 +127,140 @@ def run(request: Request, echo=print) -> list[Path]:
     for line in drawing.notes:
         echo(line.format(run_dir=run_dir, out=written[0]))
     return written
+
+
+# --- One file per image: --out DIR/ and --index ---------------------------------------------------
+# Image i of seed S is tile i of `--mode grid --seed S`: z row i of the sampling stream and, for
+# families that take labels, class i of the cycle through --label (default every class). G draws it
+# in batch i // NUMBERED_BATCH, always with the same neighbours, so --index I alone reproduces the
+# folder's file bit for bit (a batch of another size may round differently).
+NUMBERED_BATCH = 100
+MANIFEST = "manifest.json"
+LABELS_CSV = "labels.csv"
+
+
+def is_folder(out: str) -> bool:
+    """--out DIR/ (or an existing folder) asks for one PNG per image."""
+    return str(out).endswith(("/", os.sep)) or Path(out).is_dir()
+
+
+def image_name(index: int) -> str:
+    return f"{index:06d}.png"
+
+
+def numbered_images(draw: Drawer, seed: int, labels: list[int], start: int, stop: int):
+    """(uint8 images start..stop-1, their classes or None), each drawn in its own batch of NUMBERED_BATCH."""
+    first, end = start // NUMBERED_BATCH * NUMBERED_BATCH, -(-stop // NUMBERED_BATCH) * NUMBERED_BATCH
+    z = draw.sample_z(end, seed)  # counter-based: the first rows do not depend on how many are drawn
+    classes = draw.row_classes(end, labels)
+    batches = [draw(z[b:b + NUMBERED_BATCH], None if classes is None else classes[b:b + NUMBERED_BATCH])
+               for b in range(first, end, NUMBERED_BATCH)]
+    images = np.concatenate(batches)[start - first:stop - first]
+    return images, None if classes is None else classes[start:stop]
+
+
+def check_numbered(r: Request, config: Config, run_dir: Path) -> Path | None:
+    """--out DIR/ and --index's own rules; returns the folder to write (None for --index)."""
+    if r.mode != "grid":
+        raise UserError(f"--mode {r.mode} draws sheets; --out DIR/ and --index write --mode grid's images, one per file")
+    unused = [OPTION_FLAGS[name] for name in OPTION_FLAGS if getattr(r, name) not in (None, False)]
+    if unused:
+        raise UserError(f"{unused[0]} does nothing with --out DIR/ or --index; drop it")
+    check_labels(config, r, run_dir)
+    if r.index is not None:
+        if r.index < 0:
+            raise UserError(f"--index must be 0 or more, got {r.index}")
+        if r.num is not None:
+            raise UserError("--index draws one image; drop --num")
+        if r.out is not None and (is_folder(r.out) or Path(r.out).suffix.lower() != ".png"):
+            raise UserError(f"--index writes one image: --out must be a FILE.png, got {r.out}")
+        return None
+    if r.num is not None and r.num <= 0:
+        raise UserError(f"--num must be a positive integer, got {r.num}")
+    folder = Path(r.out)
+    if folder.exists() and not folder.is_dir():
+        raise UserError(f"--out {r.out} is a file, not a folder; choose a folder")
+    if folder.is_dir() and any(folder.iterdir()) and not r.overwrite:
+        raise UserError(f"--out {folder} is not empty; pass --overwrite to replace its images, or choose an empty "
+                        f"or new folder")
+    nearest = folder
+    while not nearest.exists() and nearest != nearest.parent:
+        nearest = nearest.parent
+    problem = folder_problem(nearest)
+    if problem:
+        raise UserError(f"cannot write to {folder}: {nearest} {problem}; choose another --out")
+    return folder
+
+
+def run_numbered(r: Request, echo, warn) -> list[Path]:
+    """`--out DIR/`: one PNG per image, labels.csv, manifest.json; `--index I`: image I alone."""
+    from dcgan_cli import __version__
+    from dcgan_cli.restore import load_run
+
+    run_dir, _ = resolve_checkpoint(r.checkpoint)
+    folder = check_numbered(r, Config.load(run_dir), run_dir)
+    loaded = load_run(r.checkpoint)
+    warn_other_version(run_dir, warn)
+    draw = Drawer(loaded.family, loaded.generator)
+    source = f"{run_dir} at step {loaded.step} (seed {r.seed})"
+    if folder is None:
+        out = check_writable(Path(r.out) if r.out else
+                             run_dir / SAMPLES_DIR / f"image_step{loaded.step}_seed{r.seed}_index{r.index}.png")
+        images, classes = numbered_images(draw, r.seed, r.labels, r.index, r.index + 1)
+        save_png(out, images[0])
+        label = "" if classes is None else f", class {classes[0]}"
+        echo(f"wrote {out}: image {r.index}{label} from {source}")
+        return [out]
+
+    num = r.num or DEFAULT_TILES
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {folder} ({exc.strerror}); choose another --out") from None
+    ours = {image_name(i) for i in range(num)} | {MANIFEST, LABELS_CSV}
+    stale = [p for p in folder.iterdir() if p.name not in ours and (p.name in (MANIFEST, LABELS_CSV) or
+                                                                    re.fullmatch(r"\d{6,}\.png", p.name))]
+    records = []
+    for start in range(0, num, NUMBERED_BATCH):
+        images, classes = numbered_images(draw, r.seed, r.labels, start, min(start + NUMBERED_BATCH, num))
+        for offset, image in enumerate(images):
+            index = start + offset
+            save_png(folder / image_name(index), image)
+            records.append({"index": index, "file": image_name(index)} |
+                           ({} if classes is None else {"label": int(classes[offset])}))
+    for path in stale:  # an earlier, larger sample's images, replaced with --overwrite
+        path.unlink(missing_ok=True)
+    written = [folder / record["file"] for record in records]
+    if loaded.family.takes_labels:
+        rows = "".join(f"{record['file']},{record['index']},{record['label']}\n" for record in records)
+        written.append(write_text(folder / LABELS_CSV, "file,index,label\n" + rows))
+    regenerate = (f"dcgan sample --checkpoint {loaded.checkpoint} --seed {r.seed}"
+                  + "".join(f" --label {k}" for k in r.labels) + " --index I --out FILE.png")
+    manifest = {"checkpoint": loaded.checkpoint, "run": str(run_dir), "step": loaded.step, "seed": r.seed,
+                "labels": r.labels or None, "family": loaded.config.family, "num": num, "dcgan": __version__,
+                "image_shape": [loaded.config.image_size, loaded.config.image_size, loaded.config.channels],
+                "regenerate": regenerate, "images": records}
+    written.append(write_json(folder / MANIFEST, manifest))
+    size = loaded.config.image_size
+    echo(f"wrote {num} images of {size}x{size}x{loaded.config.channels} to {folder}"
+         f"{', labels.csv' if loaded.family.takes_labels else ''} and {MANIFEST}, from {source}")
+    return written
+
+
+def warn_other_version(run_dir: Path, warn) -> None:
+    """One line when history.jsonl says another minor version of dcgan 0.x trained the run."""
+    from dcgan_cli import __version__, history
+
+    def incompatible(version: str) -> bool:  # 0.x: every minor version may break; from 1.0 the major
+        (major, minor), (our_major, our_minor) = (tuple((v.split(".") + ["0"])[:2]) for v in (version, __version__))
+        return major != our_major or (major == "0" and minor != our_minor)
+
+    others = sorted({str(record["dcgan"]) for record in history.read(run_dir)
+                     if record.get("dcgan") and incompatible(str(record["dcgan"]))})
+    if others:
+        warn(f"warning: {run_dir} was trained by dcgan {' and '.join(others)} ({history.HISTORY_FILE}), this is "
+             f"{__version__}; 0.x minor versions may change the models or sampling, so images may differ from that "
+             f"version's")
 
 
 # --- Checks: all before any model is built or file written -------------------------------------
