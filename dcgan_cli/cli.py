@@ -100,6 +100,9 @@ def training_options(command):
                      help="Split the CPU into K devices and mirror over them (tests, machines without GPUs)."),
         click.option("--sync-bn/--no-sync-bn", default=None,
                      help="Synchronise BatchNorm statistics across replicas [default: on with >1 replica]."),
+        click.option("--dry-run", is_flag=True,
+                     help="Run every check a start makes (options, data opened and counted, run directory, lock), "
+                          "print each setting with its value and source, and write nothing."),
     ])
 
 
@@ -150,6 +153,25 @@ def typed_fields(ctx: click.Context) -> set[str]:
     return {"family" if name == "conditional" else name for name in typed}
 
 
+def value_sources(ctx: click.Context, resumed_from: Path | None = None) -> dict[str, str]:
+    """Where each Config field's value comes from, for --dry-run: typed on the command line, the
+    resumed run's config.json, an option's default, or fixed by the command itself (`dcgan train
+    mnist` is 28x28x1). The one place that names sources: --config FILE and recipes add theirs here."""
+    typed = typed_fields(ctx)
+    options = {"family" if name == "conditional" else name for name in ctx.params}
+    sources = {}
+    for field in dataclasses.fields(Config):
+        if field.name in typed:
+            sources[field.name] = "typed"
+        elif resumed_from is not None:
+            sources[field.name] = f"{resumed_from / 'config.json'}"
+        elif field.name in options:
+            sources[field.name] = "default"
+        else:
+            sources[field.name] = f"`{ctx.command_path}`"
+    return sources
+
+
 def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
     """Train `config` into `out`; a resumed run takes its saved config with the changes Config's resume policy allows."""
     from dcgan_cli.run_dir import default_run_dir, has_run
@@ -163,8 +185,10 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
         raise UserError(f"--resume: {run_dir} holds no run to resume (no config.json, no checkpoint); check --out, "
                         f"or pass --resume-or-start to start a new run there when there is none")
     resume = exists if ctx.params.get("resume_or_start") else resume
+    resumed_from = None
     if resume and (run_dir / "config.json").exists():
         config = Config.load(run_dir).resume_with(config, typed_fields(ctx))
+        resumed_from = run_dir
     config.validate()
     # Signals are noted from here on, so that one arriving while TensorFlow sets up still ends in a clean stop.
     with StopSignals() as stop:
@@ -173,6 +197,11 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
         # Before anything else touches TensorFlow: --cpu-replicas splits the CPU before devices start.
         strategy = make_strategy(ctx.params.get("strategy", "auto"), ctx.params.get("cpu_replicas"))
         stop.install()
+        if ctx.params.get("dry_run"):
+            from dcgan_cli.train.dry_run import dry_run
+
+            dry_run(config, run_dir, resume, strategy, value_sources(ctx, resumed_from), echo=click.echo)
+            return
         _seed_everything(config.seed)
         from dcgan_cli.train.trainer import train as train_run
 

@@ -266,16 +266,10 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
     sets up, so that a signal is never lost); without one, train installs its own. `command` is the
     command line that history.jsonl records (default: this process's).
     """
-    config.validate()
     run_dir = Path(run_dir)
     strategy = strategy or tf.distribute.get_strategy()
-    distribute.check_batch(config.batch_size, strategy)
     chief = distribute.is_chief(strategy)
-    resuming = distribute.check(run_dir, resume, strategy)
-    # The step to resume from, read-only (the chief sets damaged checkpoints aside once it holds the lock).
-    latest = checkpoint_files.newest_intact(run_dir / runs.CKPT_DIR, (lambda _: None) if chief else log,
-                                            may_move=False, why_not_moved="the chief worker moves it") if resuming else None
-    data = open_data(config, checkpoint_files.step_of(latest) if latest else 0)
+    resuming, latest, data = check_start(config, run_dir, resume, strategy, log)
 
     before = runs.contents(run_dir) if chief and not resuming else None
     out_dir = distribute.output_dir(run_dir, strategy)
@@ -310,6 +304,22 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
             if undo:
                 runs.remove_created_folders(run_dir, before)
             distribute.remove_output_dir(out_dir, run_dir)
+
+
+def check_start(config: Config, run_dir: Path, resume: bool, strategy, log=print):
+    """Everything that can refuse a start, with nothing written: options, run directory and lock,
+    the checkpoint to resume from, and the data (opened, counted, its first records decoded).
+    `train` runs this first; `dcgan train --dry-run` runs it alone. Returns (resuming, the
+    checkpoint to resume from or None, the opened data)."""
+    config.validate()
+    distribute.check_batch(config.batch_size, strategy)
+    chief = distribute.is_chief(strategy)
+    resuming = distribute.check(run_dir, resume, strategy)
+    # The step to resume from, read-only (the chief sets damaged checkpoints aside once it holds the lock).
+    latest = checkpoint_files.newest_intact(run_dir / runs.CKPT_DIR, (lambda _: None) if chief else log,
+                                            may_move=False, why_not_moved="the chief worker moves it") if resuming else None
+    data = open_data(config, checkpoint_files.step_of(latest) if latest else 0)
+    return resuming, latest, data
 
 
 def open_data(config: Config, start_step: int):
