@@ -149,7 +149,7 @@ def image_name(index: int) -> str:
 
 
 def numbered_images(draw: Drawer, seed: int, labels: list[int], start: int, stop: int):
-    """(uint8 images start..stop-1, their classes or None), each drawn in its own batch of NUMBERED_BATCH."""
+    """(uint8 images start..stop-1, their classes or None), each drawn within its batch of NUMBERED_BATCH."""
     first, end = start // NUMBERED_BATCH * NUMBERED_BATCH, -(-stop // NUMBERED_BATCH) * NUMBERED_BATCH
     z = draw.sample_z(end, seed)  # counter-based: the first rows do not depend on how many are drawn
     classes = draw.row_classes(end, labels)
