@@ -21,10 +21,13 @@ from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
-from dcgan_cli.models.family import Z_DISTRIBUTIONS
+from dcgan_cli.models.family import D_NORMS, Z_DISTRIBUTIONS
 from dcgan_cli.train.distribute import STRATEGIES
 from dcgan_cli.train.losses import LOSSES
+from dcgan_cli.train.optimizer import OPTIMIZERS
+from dcgan_cli.train.penalties import PENALTIES
 from dcgan_cli.train.precision import PRECISIONS
+from dcgan_cli.train.recipes import DEFAULT_RECIPE, RECIPES, resolve
 from dcgan_cli.viz.sample import MODES
 
 DEFAULTS = Config()
@@ -39,9 +42,13 @@ def cli():
     """Train Deep Convolutional GANs (Radford et al. 2015) and sample from them."""
 
 
-@cli.group()
+PRECEDENCE = ("Each value comes from, first that has it: the options typed, --config FILE, --recipe, the family's "
+              "defaults, the defaults shown.")
+
+
+@cli.group(help="Train a DCGAN; every default is carpedm20's except --ema and --lr-decay (see README). " + PRECEDENCE)
 def train():
-    """Train a DCGAN; every default is carpedm20's except --ema and --lr-decay (see README)."""
+    pass
 
 
 def add_options(command, options):
@@ -67,11 +74,35 @@ def training_options(command):
         click.option("--z-dim", type=int, default=DEFAULTS.z_dim, show_default=True, help="Dimension of z."),
         click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
                      help="z ~ " + " or ".join(d.help for d in Z_DISTRIBUTIONS.values()) + "."),
-        click.option("--loss", type=click.Choice(list(LOSSES)), default=DEFAULTS.loss, show_default=True, help="GAN loss."),
-        click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True, help="Adam learning rate (G and D)."),
+        click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE, show_default=True,
+                     help="A published configuration: " + "; ".join(f"{name}: {r.description} ({r.paper})"
+                                                                    for name, r in RECIPES.items()) + ". " + PRECEDENCE),
+        click.option("--config", "config_file", type=click.Path(), default=None,
+                     help="Start a new run from an earlier run's config.json (or its run directory), options typed "
+                          "overriding it; the dataset and family must be this command's."),
+        click.option("--loss", type=click.Choice(list(LOSSES)), default=DEFAULTS.loss, show_default=True,
+                     help="GAN objective: " + "; ".join(f"{name} ({loss.paper})" for name, loss in LOSSES.items()) + "."),
+        click.option("--gradient-penalty", type=click.Choice(["none", *PENALTIES]), default=DEFAULTS.gradient_penalty,
+                     show_default=True, help="Penalty on D's input gradient, per example: " + "; ".join(
+                         f"{name}: {p.on} ({p.paper})" for name, p in PENALTIES.items()) + ". Needs --d-norm layer or none."),
+        click.option("--gp-weight", type=float, default=DEFAULTS.gp_weight, show_default=True,
+                     help="The gradient penalty's weight (lambda; R1's gamma)."),
+        click.option("--clip", type=float, default=DEFAULTS.clip, show_default=True,
+                     help="Clip the critic's weights to [-CLIP, CLIP] after each update (WGAN: 0.01); 0: no clipping."),
+        click.option("--d-norm", type=click.Choice(list(D_NORMS)), default=None,
+                     help="D's normalisation: " + "; ".join(f"{k}: {v}" for k, v in D_NORMS.items())
+                          + " [default: batch; none for mlp]."),
+        click.option("--optimizer", type=click.Choice(list(OPTIMIZERS)), default=DEFAULTS.optimizer, show_default=True,
+                     help="; ".join(f"{k}: {v}" for k, v in OPTIMIZERS.items()) + "."),
+        click.option("--lr", type=float, default=DEFAULTS.lr, show_default=True, help="Learning rate (G and D)."),
         click.option("--beta1", type=float, default=DEFAULTS.beta1, show_default=True, help="Adam beta1."),
-        click.option("--d-steps", type=int, default=DEFAULTS.d_steps, show_default=True, help="D updates per batch."),
-        click.option("--g-steps", type=int, default=DEFAULTS.g_steps, show_default=True, help="G updates per batch (same z)."),
+        click.option("--beta2", type=float, default=DEFAULTS.beta2, show_default=True, help="Adam beta2."),
+        click.option("--d-steps", type=int, default=DEFAULTS.d_steps, show_default=True,
+                     help="D updates on each real batch and its z (carpedm20's option)."),
+        click.option("--critic-steps", type=int, default=DEFAULTS.critic_steps, show_default=True,
+                     help="D updates per step, each on a fresh real batch and fresh z (WGAN: 5); a step reads this many "
+                          "batches, and an epoch is still one pass over the data."),
+        click.option("--g-steps", type=int, default=DEFAULTS.g_steps, show_default=True, help="G updates per step (same z)."),
         click.option("--seed", type=int, default=DEFAULTS.seed, show_default=True, help="Seed for data order, z and initial weights."),
         click.option("--ema", type=float, default=DEFAULTS.ema, show_default=True,
                      help="Sample and evaluate with a moving average of G's weights of this decay (e.g. 0.999); 0: off."),
@@ -134,17 +165,47 @@ def choose_family(family: str | None, conditional: bool | None) -> str:
     return synonym
 
 
-def model_fields(dataset: str, family: str, width: int | None, depth: int | None,
-                 widths: dict[str, int] | None = None) -> dict:
-    """Config's model fields for a family on a dataset: the options it reads (others refused) and its defaults."""
+def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths: dict[str, int] | None = None,
+                   **fixed) -> tuple[Config, dict]:
+    """The run's Config and each value's source (train.recipes.resolve's order): typed options, --config
+    FILE, --recipe, the family's defaults, the defaults. `family` is the typed one (or None); `fixed`
+    holds values the command sets itself (MNIST's size), which no layer overrides."""
+    known = {f.name for f in dataclasses.fields(Config)}
+    params = {**ctx.params, "family": family}
+    typed = {name: params[name] for name in typed_fields(ctx) if name in known}
+    file_name = ctx.params.get("config_file")
+    from_file = read_config_file(file_name, dataset, typed.get("family")) if file_name else {}
+    recipe = typed.get("recipe") or from_file.get("recipe") or DEFAULT_RECIPE
+    family = typed.get("family") or from_file.get("family") or RECIPES[recipe].values.get("family") or DEFAULT_FAMILY
     cls = FAMILIES[family]
-    for name, value in (("width", width), ("depth", depth)):
-        if value is not None and name not in cls.options:
+    for name in ("width", "depth"):
+        if name in typed and typed[name] is not None and name not in cls.options:
             raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
-    if width is None:
-        width = (widths or {}).get(family, cls.default_width)
-    return {"family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
-            "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0}
+    family_defaults = {"family": family, "width": (widths or {}).get(family, cls.default_width),
+                       "depth": cls.default_depth, "d_norm": cls.d_norms[0]}
+    defaults = {**dataclasses.asdict(DEFAULTS), **{name: params[name] for name in known & set(params)}}
+    values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
+    values.update(fixed, dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0)
+    sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes")})
+    if values["optimizer"] == "rmsprop" and {"beta1", "beta2"} & set(typed):
+        raise UserError("--beta1 and --beta2 are Adam's; --optimizer rmsprop has neither: drop them or use --optimizer adam")
+    if values["gradient_penalty"] == "none" and "gp_weight" in typed:
+        raise UserError("--gp-weight weighs a gradient penalty, and there is none: add --gradient-penalty "
+                        f"{'|'.join(PENALTIES)}, or drop --gp-weight")
+    return Config(**values), sources
+
+
+def read_config_file(name: str, dataset: str, family: str | None) -> dict:
+    """--config FILE's values (an earlier run's config.json, or its run directory) for a new run of this command."""
+    path = Path(name)
+    if not path.exists():
+        raise UserError(f"--config {name} does not exist; pass an earlier run's config.json or run directory")
+    saved = Config.load(path)
+    if saved.dataset != dataset or family not in (None, saved.family):
+        raise UserError(f"--config {name} is a {saved.dataset}-{saved.family} run's configuration, not for "
+                        f"{dataset}-{family or saved.family}; use `dcgan train {saved.dataset} --family {saved.family} "
+                        f"--config {name}`")
+    return dataclasses.asdict(saved)
 
 
 def typed_fields(ctx: click.Context) -> set[str]:
@@ -185,6 +246,9 @@ def run_training(ctx: click.Context, config: Config, out, resume: bool) -> None:
         raise UserError(f"--resume: {run_dir} holds no run to resume (no config.json, no checkpoint); check --out, "
                         f"or pass --resume-or-start to start a new run there when there is none")
     resume = exists if ctx.params.get("resume_or_start") else resume
+    if resume and ctx.params.get("config_file") and not ctx.params.get("resume_or_start"):
+        raise UserError("--config starts a new run from an earlier run's values, and --resume continues one with its "
+                        "own; drop one (with --resume-or-start, --config applies only when the run starts)")
     resumed_from = None
     if resume and (run_dir / "config.json").exists():
         config = Config.load(run_dir).resume_with(config, typed_fields(ctx))
@@ -216,11 +280,6 @@ def _seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)  # initial weights; z and data order are seeded by (seed, step)
 
 
-def _config_from(options: dict, **fields) -> Config:
-    known = {f.name for f in dataclasses.fields(Config)}
-    return Config(**{**{k: v for k, v in options.items() if k in known}, **fields})
-
-
 @train.command("mnist")
 @click.option("--conditional/--unconditional", default=None,
               help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
@@ -230,8 +289,7 @@ def _config_from(options: dict, **fields) -> Config:
 @click.pass_context
 def train_mnist(ctx, conditional, family, width, depth, out, resume, **options):
     """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
-    fields = model_fields("mnist", choose_family(family, conditional), width, depth)
-    config = _config_from(options, dataset="mnist", image_size=28, channels=1, **fields)
+    config, _ = resolve_config(ctx, "mnist", choose_family(family, conditional), image_size=28, channels=1)
     run_training(ctx, config, out, resume)
 
 
@@ -260,8 +318,7 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @click.pass_context
 def train_lsun(ctx, family, width, depth, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    fields = model_fields("lsun", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
-    config = _config_from(options, dataset="lsun", channels=3, **fields)
+    config, _ = resolve_config(ctx, "lsun", choose_family(family, None), widths={"dcgan": PAPER_WIDTH}, channels=3)
     run_training(ctx, config, out, resume)
 
 
@@ -279,8 +336,7 @@ def train_folder(ctx, family, width, depth, out, resume, channels, **options):
     """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    fields = model_fields("folder", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
-    config = _config_from(options, dataset="folder", channels=channels, **fields)
+    config, _ = resolve_config(ctx, "folder", choose_family(family, None), widths={"dcgan": PAPER_WIDTH})
     run_training(ctx, config, out, resume)
 
 

@@ -42,15 +42,27 @@ class Config:
     z_dist: str = "uniform"  # one of models.family.Z_DISTRIBUTIONS
     width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
     depth: int | None = None  # hidden layers (mlp); None for families without the option
+    d_norm: str | None = None  # D's normalisation, one of models.family.D_NORMS; None: the family's default
+
+    # The published configuration (train.recipes.RECIPES) the other values started from.
+    recipe: str = "dcgan"
+
+    # The objective: one of train.losses.LOSSES, and D's Lipschitz constraints.
+    loss: str = "non_saturating"
+    gradient_penalty: str = "none"  # one of train.penalties.PENALTIES, or none
+    gp_weight: float = 10.0
+    clip: float = 0.0  # WGAN's weight clipping: D's weights kept in [-clip, clip]; 0: none
 
     # Optimisation (carpedm20's defaults).
-    loss: str = "non_saturating"
+    optimizer: str = "adam"  # one of train.optimizer.OPTIMIZERS
     batch_size: int = 64
     epochs: int = 25
     max_steps: int | None = None
     lr: float = 2e-4
     beta1: float = 0.5
-    d_steps: int = 1
+    beta2: float = 0.999
+    d_steps: int = 1  # D's updates on each real batch and its z
+    critic_steps: int = 1  # D's updates per step, each on a fresh real batch and fresh z
     g_steps: int = 2
     seed: int = 0
     # Decay of the moving average of G's weights that samples and evaluates (0: none). Not carpedm20's:
@@ -87,7 +99,7 @@ class Config:
             raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
         try:
             return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
-                                        self.width, self.depth)
+                                        self.width, self.depth, d_norm=self.d_norm)
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
@@ -95,15 +107,20 @@ class Config:
         from dcgan_cli.datasets import DATASETS
         from dcgan_cli.kernels import KERNELS
         from dcgan_cli.models.family import Z_DISTRIBUTIONS
-        from dcgan_cli.train.losses import LOSSES
+        from dcgan_cli.models.family import D_NORMS
+        from dcgan_cli.train.losses import CRITIC, LOSSES
+        from dcgan_cli.train.optimizer import OPTIMIZERS
+        from dcgan_cli.train.penalties import PENALTIES
         from dcgan_cli.train.precision import PRECISIONS
+        from dcgan_cli.train.recipes import RECIPES
 
         for name, value in dataclasses.asdict(self).items():
             if isinstance(value, float) and not math.isfinite(value):
                 raise UserError(f"{flag(name)} must be a finite number, got {value}")
         positive = {
             "batch_size": self.batch_size, "epochs": self.epochs, "z_dim": self.z_dim,
-            "d_steps": self.d_steps, "g_steps": self.g_steps, "sample_every": self.sample_every,
+            "d_steps": self.d_steps, "critic_steps": self.critic_steps, "g_steps": self.g_steps,
+            "sample_every": self.sample_every,
             "checkpoint_every": self.checkpoint_every, "log_every": self.log_every,
             "keep": self.keep, "image_size": self.image_size, "width": self.width,
         }
@@ -122,15 +139,43 @@ class Config:
             raise UserError(f"--ema must be in [0, 1) (0 turns it off; 0.999 is typical), got {self.ema}")
         if not 0 <= self.lr_decay <= 1:
             raise UserError(f"--lr-decay must be in [0, 1] (a fraction of the run; 0 keeps the rate constant), got {self.lr_decay}")
-        if not 0 <= self.beta1 < 1:
-            raise UserError(f"--beta1 must be in [0, 1), got {self.beta1}")
+        for name in ("beta1", "beta2"):
+            if not 0 <= getattr(self, name) < 1:
+                raise UserError(f"{flag(name)} must be in [0, 1), got {getattr(self, name)}")
+        if not self.gp_weight > 0:
+            raise UserError(f"--gp-weight must be positive (10 is the papers'), got {self.gp_weight}")
+        if not self.clip >= 0:
+            raise UserError(f"--clip must be positive (WGAN's is 0.01), or 0 for none; got {self.clip}")
         if not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in 0..{2**32 - 1}, got {self.seed}")
         for name, registry in (("dataset", DATASETS), ("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES),
-                               ("precision", PRECISIONS), ("kernels", KERNELS)):
+                               ("precision", PRECISIONS), ("kernels", KERNELS), ("optimizer", OPTIMIZERS),
+                               ("gradient_penalty", {"none": None, **PENALTIES}), ("recipe", RECIPES)):
             if getattr(self, name) not in registry:
                 raise UserError(f"{flag(name)} must be one of {', '.join(registry)}, got {getattr(self, name)}")
-        self.make_family()
+        if self.d_norm is not None and self.d_norm not in D_NORMS:
+            raise UserError(f"--d-norm must be one of {', '.join(D_NORMS)}, got {self.d_norm}")
+        family = self.make_family()
+        self._refuse_nonsense(LOSSES[self.loss].output == CRITIC, family.d_norm)
+
+    def _refuse_nonsense(self, critic: bool, d_norm: str) -> None:
+        """Combinations whose mathematics makes no sense, each refused with the fix."""
+        penalty = self.gradient_penalty != "none"
+        if penalty and d_norm == "batch":
+            raise UserError(f"--gradient-penalty {self.gradient_penalty} is a per-example penalty, and --d-norm batch "
+                            f"mixes the examples of a batch in D; use --d-norm layer or none (as --recipe wgan-gp)")
+        if self.clip and not critic:
+            raise UserError(f"--clip is WGAN's constraint on a critic, and --loss {self.loss} has none; "
+                            f"use --loss wasserstein, or drop --clip")
+        if self.clip and penalty:
+            raise UserError(f"--clip and --gradient-penalty {self.gradient_penalty} both constrain D's gradient; "
+                            f"WGAN-GP's penalty replaces clipping: drop one")
+        if critic and not (self.clip or penalty):
+            raise UserError("--loss wasserstein needs a Lipschitz constraint on the critic: --clip 0.01 (--recipe wgan) "
+                            "or --gradient-penalty wgan-gp (--recipe wgan-gp)")
+        if self.critic_steps > 1 and self.d_steps > 1:
+            raise UserError(f"--critic-steps {self.critic_steps} (fresh batches) and --d-steps {self.d_steps} (the same "
+                            f"batch again) both set D's updates; use one")
 
     # --- resuming ----------------------------------------------------------------------------------
 
@@ -184,8 +229,9 @@ class Config:
 
     @classmethod
     def load(cls, run_dir: str | os.PathLike) -> Config:
-        """The config.json of run_dir, checked field by field (a hand-edited file gets one clear line)."""
-        path = Path(run_dir) / CONFIG_FILE
+        """The config.json of run_dir (or the file run_dir itself), checked field by field (a hand-edited
+        file gets one clear line)."""
+        path = Path(run_dir) if Path(run_dir).is_file() else Path(run_dir) / CONFIG_FILE
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -234,10 +280,14 @@ RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it shapes the models' variables, which the checkpoint holds",
             "family image_size channels num_classes z_dim width depth"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop z_dist loss batch_size d_steps g_steps seed ema"),
+            "dataset category limit pattern crop z_dist loss gradient_penalty gp_weight clip batch_size d_steps "
+            "critic_steps g_steps seed ema"),
+    **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm"),
+    **_rule(False, "the checkpoint holds its state (Adam's moments or RMSprop's mean square)", "optimizer"),
+    **_rule(False, "the run's values came from it; change single options instead", "recipe"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
     # run resumes at (and --lr-decay anneals it from there); history.jsonl records each change.
-    **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr beta1 lr_decay"),
+    **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr beta1 beta2 lr_decay"),
     **_rule(True, "when the run stops (and so where --lr-decay's schedule ends)", "epochs max_steps"),
     **_rule(True, "what is written and how often, not what is learned",
             "sample_every checkpoint_every log_every keep eval_every eval_samples"),

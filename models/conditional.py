@@ -30,7 +30,7 @@ class Conditional(Family):
         return conditional_generator(self.z_dim, self.num_classes, self.channels, synchronized_bn, kernels)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels)
+        return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm)
 
 
 def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, kernels=None,
@@ -63,12 +63,13 @@ def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn
     return keras.Model([z, y], image, name=name)
 
 
-def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, kernels=None, name="discriminator"):
-    """[image, y] -> one real/fake logit per image (float32)."""
+def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, kernels=None, name="discriminator",
+                              norm="batch"):
+    """[image, y] -> one real/fake logit per image (float32); norm: --d-norm (carpedm20's is batch)."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import LEAK, ConcatLabels, batch_norm, conv, dense, kernels_or_default
+    from dcgan_cli.models.layers import LEAK, ConcatLabels, conv, d_normalization, dense, kernels_or_default
 
     k = kernels_or_default(kernels)
     image = keras.Input((28, 28, channels), name="image")
@@ -80,11 +81,11 @@ def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False,
     h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
     h = concat(name="d_concat_h0")(h, y)
     h = conv(DF_DIM + num_classes, "d_h1_conv")(h)  # 74 filters: df_dim + y_dim
-    h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(batch_norm("d_bn1", k, synchronized_bn)(h))
+    h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(d_normalization(norm, 1, k, synchronized_bn)(h))
     h = layers.Flatten(name="d_h1_flatten")(h)
     h = concat(name="d_concat_h1")(h, y)
     h = dense(GFC_DIM, "d_h2_lin", k)(h)
-    h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(batch_norm("d_bn2", k, synchronized_bn)(h))
+    h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(d_normalization(norm, 2, k, synchronized_bn)(h))
     h = concat(name="d_concat_h2")(h, y)
     logit = dense(1, "d_h3_lin", k, dtype="float32")(h)
     return keras.Model([image, y], logit, name=name)

@@ -2,7 +2,7 @@
 
 G: z -> linear to (s/16)x(s/16)x(8w) -> three 5x5 stride-2 transposed convolutions to 4w, 2w, w
 channels (each BatchNorm, ReLU) -> a last one to `channels` -> tanh. D mirrors it: 5x5 stride-2
-convolutions to w (no BatchNorm on the input layer), 2w, 4w, 8w (BatchNorm, LeakyReLU 0.2) ->
+convolutions to w (no BatchNorm on the input layer), 2w, 4w, 8w (BatchNorm, or --d-norm's, LeakyReLU 0.2) ->
 flatten -> linear to one logit. width=128 at 64x64 is the paper's LSUN model (4x4x1024);
 width=64 is carpedm20's (4x4x512), which it also uses for 28x28 MNIST without labels.
 """
@@ -22,7 +22,7 @@ class DCGAN(Family):
         return generator(self.image_size, self.channels, self.z_dim, self.width, synchronized_bn, kernels)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels)
+        return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels, norm=self.d_norm)
 
 
 def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, kernels=None, name="generator"):
@@ -45,11 +45,12 @@ def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=F
     return keras.Model(z, image, name=name)
 
 
-def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, kernels=None, name="discriminator"):
+def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, kernels=None, name="discriminator",
+                  norm="batch"):
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import LEAK, batch_norm, conv, dense, kernels_or_default
+    from dcgan_cli.models.layers import LEAK, conv, d_normalization, dense, kernels_or_default
 
     k = kernels_or_default(kernels)
     image = keras.Input((image_size, image_size, channels), name="image")
@@ -57,7 +58,7 @@ def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, k
     h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
     for i, filters in enumerate((width * 2, width * 4, width * 8), start=1):
         h = conv(filters, f"d_h{i}_conv")(h)
-        h = layers.LeakyReLU(LEAK, name=f"d_h{i}_lrelu")(batch_norm(f"d_bn{i}", k, synchronized_bn)(h))
+        h = layers.LeakyReLU(LEAK, name=f"d_h{i}_lrelu")(d_normalization(norm, i, k, synchronized_bn)(h))
     h = layers.Flatten(name="d_h3_flatten")(h)
     logit = dense(1, "d_h4_lin", k, dtype="float32")(h)
     return keras.Model(image, logit, name=name)

@@ -76,6 +76,14 @@ def labels_like(prior, num: int, seed: int) -> np.ndarray:
     return np.random.default_rng(seed).permutation(np.repeat(np.arange(len(prior)), counts))
 
 
+# --d-norm: the normalisation after D's hidden layers (models/layers.py, d_normalization).
+D_NORMS = {
+    "batch": "BatchNorm, as the DCGAN paper (mixes a batch's examples: no per-example gradient penalty)",
+    "layer": "layer normalisation of each example, a scale and offset per channel (WGAN-GP's advice)",
+    "none": "no normalisation",
+}
+
+
 @dataclass
 class Latents:
     """G's inputs for a batch of images: z, and whatever else the family conditions on."""
@@ -119,13 +127,16 @@ class Family:
     # The names of the per-example loss terms whose sums are D's and G's losses.
     d_terms: ClassVar[tuple[str, ...]] = ("d_loss_real", "d_loss_fake")
     g_terms: ClassVar[tuple[str, ...]] = ("g_loss",)
+    # The --d-norm values its D can take (D_NORMS), the first its default.
+    d_norms: ClassVar[tuple[str, ...]] = tuple(D_NORMS)
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
-                 num_classes: int = 0, width: int | None = None, depth: int | None = None):
+                 num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None):
         self.image_size, self.channels, self.z_dim, self.z_dist = image_size, channels, z_dim, z_dist
         self.num_classes = num_classes
         self.width = self.default_width if width is None else width
         self.depth = self.default_depth if depth is None else depth
+        self.d_norm = self.d_norms[0] if d_norm is None else d_norm
         self._views: dict = {}  # (D, layer names) -> a Keras model of D's logits and those activations
         problem = self.problem()
         if problem:
@@ -137,11 +148,13 @@ class Family:
             return f"the {self.name} family needs class labels, and this data has none"
         if not self.takes_labels and self.num_classes:
             return f"the {self.name} family takes no class labels"
+        if self.d_norm not in self.d_norms:
+            return f"--d-norm {self.d_norm} does not apply to the {self.name} family's D (it takes {', '.join(self.d_norms)})"
         return None
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.image_size}x{self.image_size}x{self.channels}, z {self.z_dim} "
-                f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth})")
+                f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth}, D norm {self.d_norm})")
 
     # --- building ----------------------------------------------------------------------------
 

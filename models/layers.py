@@ -39,6 +39,17 @@ def batch_norm(name, kernels, synchronized=False):
     return kernels.BatchNormalization(momentum=BN_MOMENTUM, epsilon=BN_EPSILON, synchronized=synchronized, name=name)
 
 
+def d_normalization(kind, index, kernels, synchronized=False):
+    """The --d-norm layer after D's hidden layer `index`: d_bn{index} (BatchNorm), d_ln{index} (all of an
+    example's features normalised together, a scale and offset per channel: Gulrajani et al.'s layer
+    norm, which GroupNormalization with one group is), or an identity."""
+    if kind == "batch":
+        return batch_norm(f"d_bn{index}", kernels, synchronized)
+    if kind == "layer":
+        return layers.GroupNormalization(groups=1, epsilon=BN_EPSILON, name=f"d_ln{index}")
+    return layers.Identity(name=f"d_norm{index}")
+
+
 def dense(units, name, kernels, dtype=None, initializer=DENSE_INIT):
     return kernels.Dense(units, kernel_initializer=initializer, name=name, dtype=dtype)
 

@@ -16,6 +16,7 @@ class MLP(Family):
     default_width = 400
     default_depth = 1
     bench_sizes = (28,)
+    d_norms = ("none",)  # the tutorial's D has no normalisation to choose
 
     def problem(self):
         if self.depth is None or self.depth < 1:

@@ -76,3 +76,16 @@ def test_unknown_loss_names_the_choices():
 
     with pytest.raises(ValueError, match="non_saturating"):
         get_loss("nope")
+
+
+def test_wasserstein_critic_minimises_fake_minus_real_and_g_raises_fake():
+    from dcgan_cli.train.losses import CRITIC, LOSSES
+
+    loss = LOSSES["wasserstein"]
+    on_real, on_fake = values(*loss.discriminator(REAL, FAKE))
+    check(on_real, [-2.0, 1.0, 0.0])
+    check(on_fake, [0.5, -3.0, 1.0])
+    # The critic's loss, averaged, is minus the Wasserstein estimate E[D(x)] - E[D(G(z))].
+    assert np.isclose(on_real.mean() + on_fake.mean(), -(REAL.mean() - FAKE.mean()))
+    check(values(loss.generator(FAKE))[0], [-0.5, 3.0, -1.0])
+    assert loss.output == CRITIC

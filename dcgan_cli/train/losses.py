@@ -11,6 +11,12 @@ from dataclasses import dataclass
 from typing import Callable
 
 
+# What D's output means, and so what the progress line, TensorBoard and `dcgan plot` show of it:
+PROBABILITY = "probability"  # a logit of P(real): mean sigmoid(D) on real and on fake images
+SCORE = "score"  # an unbounded score with targets (least squares, hinge): the mean raw scores
+CRITIC = "critic"  # a Wasserstein critic: the mean raw scores and their difference, the distance estimate
+
+
 @dataclass(frozen=True)
 class GANLoss:
     name: str
@@ -18,6 +24,8 @@ class GANLoss:
     discriminator: Callable
     # fake_logits -> per-example generator loss
     generator: Callable
+    output: str = PROBABILITY
+    paper: str = ""
 
 
 def _flat(logits):
@@ -65,15 +73,24 @@ def hinge_d(real_logits, fake_logits):
     return tf.nn.relu(1.0 - _flat(real_logits)), tf.nn.relu(1.0 + _flat(fake_logits))
 
 
-def hinge_g(fake_logits):
+def raise_score_g(fake_logits):
+    """-D(G(z)): G raises D's score of its images (the hinge GAN's and WGAN's generator loss)."""
     return -_flat(fake_logits)
 
 
+def wasserstein_d(real_logits, fake_logits):
+    """The critic minimises E[D(G(z))] - E[D(x)]: minus the Wasserstein-1 estimate, when D is 1-Lipschitz
+    (which --clip or a --gradient-penalty must see to)."""
+    return -_flat(real_logits), _flat(fake_logits)
+
+
 LOSSES = {
-    "non_saturating": GANLoss("non_saturating", non_saturating_d, non_saturating_g),
-    "minimax": GANLoss("minimax", non_saturating_d, minimax_g),
-    "least_squares": GANLoss("least_squares", least_squares_d, least_squares_g),
-    "hinge": GANLoss("hinge", hinge_d, hinge_g),
+    "non_saturating": GANLoss("non_saturating", non_saturating_d, non_saturating_g, PROBABILITY,
+                              "Goodfellow et al. 2014, the DCGAN paper's and carpedm20's"),
+    "minimax": GANLoss("minimax", non_saturating_d, minimax_g, PROBABILITY, "Goodfellow et al. 2014, as analysed"),
+    "least_squares": GANLoss("least_squares", least_squares_d, least_squares_g, SCORE, "LSGAN, Mao et al. 2017"),
+    "hinge": GANLoss("hinge", hinge_d, raise_score_g, SCORE, "Lim & Ye 2017; Miyato et al. 2018"),
+    "wasserstein": GANLoss("wasserstein", wasserstein_d, raise_score_g, CRITIC, "WGAN, Arjovsky et al. 2017"),
 }
 
 

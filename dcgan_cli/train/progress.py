@@ -13,6 +13,14 @@ def _duration(seconds: float) -> str:
     return f"{h}h{m:02d}m" if h else f"{m}m{s:02d}s"
 
 
+# What the line shows of the step's metrics (train.step.metric_names), each when the objective has it:
+# sigmoid(D) for the cross-entropy losses, raw scores otherwise, a critic's Wasserstein estimate, and
+# the gradient penalty's value and mean gradient norm.
+SHOWN = (("d_loss", "d_loss", ".3f"), ("g_loss", "g_loss", ".3f"), ("d_real", "D(x)", ".2f"),
+         ("d_fake", "D(G(z))", ".2f"), ("score_real", "score(x)", "+.2f"), ("score_fake", "score(G(z))", "+.2f"),
+         ("wasserstein", "W", ".3f"), ("d_penalty", "penalty", ".3f"), ("grad_norm", "|grad D|", ".2f"))
+
+
 class Progress:
     """Redraws one line on a terminal; prints a line per update elsewhere (logs, CI)."""
 
@@ -37,9 +45,7 @@ class Progress:
         epochs = -(-self.total // self.per_epoch)
         width = 20
         filled = int(width * step / max(self.total, 1))
-        m = self.metrics
-        losses = (f" d_loss {m['d_loss']:.3f} g_loss {m['g_loss']:.3f} D(x) {m['d_real']:.2f} D(G(z)) {m['d_fake']:.2f}"
-                  if m else "")
+        losses = "".join(f" {label} {self.metrics[name]:{form}}" for name, label, form in SHOWN if name in self.metrics)
         eta = (self.total - step) * self.batch_size / self.rate if self.rate else 0.0
         line = (f"epoch {min(epoch, epochs)}/{epochs} [{'=' * filled}{'.' * (width - filled)}] step {step}/{self.total}"
                 f"{losses} {self.rate:.0f} img/s ETA {_duration(eta)}")

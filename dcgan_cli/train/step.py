@@ -1,4 +1,4 @@
-"""The train step: one `tf.function` that updates D `d_steps` times, then G `g_steps` times.
+"""The train step: one `tf.function` that updates D (the critic), then G `g_steps` times.
 
 As carpedm20: D sees a real batch and a fake batch (separate BatchNorm passes), then G is updated
 twice with the same z so that d_loss does not go to zero. The step is written once for the
@@ -7,8 +7,16 @@ model family come in as arguments, and every loss term is averaged over the *glo
 device or many run the same code. The family (models/family.py) says what G takes, what D returns
 and which per-example terms make each player's loss; nothing here knows about labels.
 
-z is a pure function of (seed, step): no RNG state beyond the step counter, and a resumed run draws
-exactly the z an uninterrupted one would have.
+D's updates: `critic_steps` updates (the Wasserstein papers' 5), each on its own real batch and
+fresh z, and each of those repeated `d_steps` times on the same batch and z (carpedm20's option).
+With critic_steps N > 1 a step's batch holds N real batches (shape (batch, N, ...): each replica
+takes its rows of all N, so every update is split across replicas as a single batch would be) and
+G draws fresh z too. A step is one round of G's updates: --max-steps counts them, and an epoch is
+still one pass over the data (N batches per step). After each D update, --clip clips D's weights.
+
+z is a pure function of (seed, stream): no RNG state beyond the step counter, so a resumed run draws
+exactly the z an uninterrupted one would have. Step s draws from stream s (D and G alike), or with
+N critic updates from streams s(N+1) + k (D's k-th update) and s(N+1) + N (G's).
 """
 
 from __future__ import annotations
@@ -18,14 +26,31 @@ import operator
 
 import tensorflow as tf
 
-from dcgan_cli.train.losses import GANLoss
+from dcgan_cli.train.losses import CRITIC, PROBABILITY, GANLoss
 from dcgan_cli.train.lr_schedule import learning_rate_at
+from dcgan_cli.train.penalties import Penalty, penalty_terms
+
+PENALTY_TERM = "d_penalty"
 
 
-def metric_names(family) -> tuple[str, ...]:
+def metric_names(family, loss: GANLoss, penalty: Penalty | None = None) -> tuple[str, ...]:
     """What the step sums for the host: each loss term, both players' totals (a player's only term
-    may be named as its total), and the mean sigmoid of D on real and on fake images."""
-    return tuple(dict.fromkeys([*family.d_terms, "d_loss", *family.g_terms, "g_loss", "d_real", "d_fake"]))
+    may be named as its total), and what D says of real and fake images in the objective's terms:
+    the mean sigmoid (d_real, d_fake) for cross-entropy losses, else the mean raw scores (score_real,
+    score_fake), for critics also the Wasserstein estimate; with a penalty, the mean gradient norm."""
+    outputs = ["d_real", "d_fake"] if loss.output == PROBABILITY else ["score_real", "score_fake"]
+    if loss.output == CRITIC:
+        outputs.append("wasserstein")
+    d_terms = [*family.d_terms, *([PENALTY_TERM] if penalty else [])]
+    extra = ["grad_norm"] if penalty else []
+    return tuple(dict.fromkeys([*d_terms, "d_loss", *family.g_terms, "g_loss", *outputs, *extra]))
+
+
+def z_stream(step, update: int, critic_steps: int):
+    """The z stream of D's `update`-th update of `step` (update == critic_steps: G's updates)."""
+    if critic_steps == 1:
+        return step
+    return step * (critic_steps + 1) + update
 
 
 class TrainStep:
@@ -36,14 +61,16 @@ class TrainStep:
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, family, *, step,
                  seed, global_batch_size, d_steps=1, g_steps=2, strategy=None, jit=False, weight_average=None,
-                 lr=None, lr_decay=0.0):
+                 lr=None, lr_decay=0.0, critic_steps=1, penalty: Penalty | None = None, gp_weight=10.0,
+                 clip: float | None = None):
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
         self.loss, self.family = loss, family
         self.step = step  # int64 tf.Variable, saved in checkpoints
         self.seed = seed
         self.global_batch_size = global_batch_size
-        self.d_steps, self.g_steps = d_steps, g_steps
+        self.d_steps, self.g_steps, self.critic_steps = d_steps, g_steps, critic_steps
+        self.penalty, self.gp_weight, self.clip = penalty, gp_weight, clip
         self.strategy = strategy or tf.distribute.get_strategy()
         self.weight_average = weight_average  # dcgan_cli.train.ema.WeightAverage, or None
         # With lr_decay, both rates follow lr_schedule.learning_rate_at over `schedule_steps`, which
@@ -51,7 +78,8 @@ class TrainStep:
         self.lr, self.lr_decay = lr, lr_decay
         self.schedule_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="schedule_steps")
         # Sums since the last read, so the host reads metrics every log interval, not every step.
-        self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}") for name in metric_names(family)}
+        self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}")
+                     for name in metric_names(family, loss, penalty)}
         self.count = tf.Variable(0.0, trainable=False, name="metric_count")
         replica_fn = tf.function(self._replica_step, jit_compile=True) if jit else self._replica_step
         self._replica_fn = replica_fn
@@ -72,30 +100,70 @@ class TrainStep:
         grads = tape.gradient(scaled, variables)
         optimizer.apply(grads, variables)
 
-    def _replica_step(self, images, labels, step):
-        G, D, family = self.generator, self.discriminator, self.family
-        latents = family.training_latents(self.seed, step, self.global_batch_size, tf.shape(images)[0], labels)
+    def _clip_weights(self, variables):
+        """WGAN's weight clipping, every replica's copy alike (an update of mirrored variables is a merge)."""
+        clip = self.clip
 
+        def clip_all(strategy):
+            for variable in variables:
+                strategy.extended.update(variable, lambda v: v.assign(tf.clip_by_value(v, -clip, clip)), group=False)
+
+        tf.distribute.get_replica_context().merge_call(clip_all)
+
+    def _discriminator_update(self, images, labels, step, update):
+        """D's update(s) on one real batch and fresh z: its loss terms and what D said of real and fake."""
+        G, D, family = self.generator, self.discriminator, self.family
+        stream = z_stream(step, update, self.critic_steps)
+        latents = family.training_latents(self.seed, stream, self.global_batch_size, tf.shape(images)[0], labels)
         for _ in range(self.d_steps):
             with tf.GradientTape() as tape:
                 fake = G(family.generator_inputs(latents), training=True)
                 real_out = family.discriminate(D, images, labels, training=True)
                 fake_out = family.discriminate(D, fake, latents.labels, training=True)
-                d_terms, d_loss = self._averages(family.discriminator_loss(self.loss, real_out, fake_out, labels, latents))
+                terms = family.discriminator_loss(self.loss, real_out, fake_out, labels, latents)
+                norms = None
+                if self.penalty is not None:
+                    terms[PENALTY_TERM], norms = penalty_terms(
+                        self.penalty, self.gp_weight, family, D, images, fake, labels, seed=self.seed, stream=stream,
+                        global_batch=self.global_batch_size)
+                d_terms, d_loss = self._averages(terms)
             self._update(self.d_optimizer, tape, d_loss, D.trainable_variables)
+            if self.clip:
+                self._clip_weights(D.trainable_variables)
+        return d_terms, d_loss, self._outputs(real_out.logits, fake_out.logits, norms)
+
+    def _outputs(self, real_logits, fake_logits, norms) -> dict:
+        real, fake = tf.reshape(real_logits, [-1]), tf.reshape(fake_logits, [-1])
+        if self.loss.output == PROBABILITY:
+            out = {"d_real": self._average(tf.sigmoid(real)), "d_fake": self._average(tf.sigmoid(fake))}
+        else:
+            out = {"score_real": self._average(real), "score_fake": self._average(fake)}
+            if self.loss.output == CRITIC:
+                out["wasserstein"] = out["score_real"] - out["score_fake"]
+        if norms is not None:
+            out["grad_norm"] = self._average(norms)
+        return out
+
+    def _replica_step(self, images, labels, step):
+        G, family = self.generator, self.family
+        if self.critic_steps == 1:
+            d_terms, d_loss, outputs = self._discriminator_update(images, labels, step, 0)
+        else:  # images (local batch, N, ...): update k takes column k
+            for k in range(self.critic_steps):
+                d_terms, d_loss, outputs = self._discriminator_update(images[:, k], labels[:, k], step, k)
+            images, labels = images[:, -1], labels[:, -1]
+        stream = z_stream(step, self.critic_steps, self.critic_steps)
+        latents = family.training_latents(self.seed, stream, self.global_batch_size, tf.shape(images)[0], labels)
 
         for _ in range(self.g_steps):
             with tf.GradientTape() as tape:
                 fake = G(family.generator_inputs(latents), training=True)
-                g_out = family.discriminate(D, fake, latents.labels, training=True)
+                g_out = family.discriminate(self.discriminator, fake, latents.labels, training=True)
                 g_terms, g_loss = self._averages(family.generator_loss(self.loss, g_out, latents))
             self._update(self.g_optimizer, tape, g_loss, G.trainable_variables)
 
-        return {
-            **d_terms, "d_loss": d_loss, **g_terms, "g_loss": g_loss,
-            "d_real": self._average(tf.reshape(tf.sigmoid(real_out.logits), [-1])),
-            "d_fake": self._average(tf.reshape(tf.sigmoid(fake_out.logits), [-1])),
-        }
+        # D's terms and outputs are those of its last update: what the loss of the D that G then faced was.
+        return {**d_terms, "d_loss": d_loss, **g_terms, "g_loss": g_loss, **outputs}
 
     def _step(self, batch):
         images, labels = batch

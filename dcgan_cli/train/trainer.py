@@ -34,6 +34,7 @@ from dcgan_cli.train.callbacks import (Checkpoints, Evaluation, LockHeld, NanGua
 from dcgan_cli.train.ema import WeightAverage
 from dcgan_cli.train.losses import get_loss
 from dcgan_cli.train.optimizer import make_optimizer
+from dcgan_cli.train.penalties import PENALTIES
 from dcgan_cli.train.precision import dtype_policy, resolve_jit, resolve_precision
 from dcgan_cli.train.progress import Progress
 from dcgan_cli.train.step import TrainStep
@@ -78,8 +79,9 @@ class Trainer:
                 self.sampler = self.family.build_generator(self.kernels, sync_bn)
                 self.weight_average = WeightAverage(self.generator, self.sampler, config.ema,
                                                     fuse=self.strategy.num_replicas_in_sync == 1)
-            self.g_optimizer = make_optimizer(config.lr, config.beta1, self.precision, self.kernels)
-            self.d_optimizer = make_optimizer(config.lr, config.beta1, self.precision, self.kernels)
+            self.g_optimizer, self.d_optimizer = (
+                make_optimizer(config.lr, config.beta1, self.precision, self.kernels, config.beta2, config.optimizer)
+                for _ in range(2))
             # Create the optimizer slots now, so a restore fills them instead of deferring.
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -94,7 +96,9 @@ class Trainer:
                 self.generator, self.discriminator, self.g_optimizer, self.d_optimizer, get_loss(config.loss),
                 self.family, step=self.step, seed=config.seed, global_batch_size=config.batch_size,
                 d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit,
-                weight_average=self.weight_average, lr=config.lr, lr_decay=config.lr_decay)
+                weight_average=self.weight_average, lr=config.lr, lr_decay=config.lr_decay,
+                critic_steps=config.critic_steps, penalty=PENALTIES.get(config.gradient_penalty),
+                gp_weight=config.gp_weight, clip=config.clip)
         self.last_checkpoint: str | None = None
         self.metrics: dict = {}  # the last metrics read
         self.host_step = self.start_step = 0  # the step counter as the host last saw it, and where fit began
@@ -324,21 +328,42 @@ def check_start(config: Config, run_dir: Path, resume: bool, strategy, log=print
 
 def open_data(config: Config, start_step: int):
     """The training data from start_step (datasets.training_data): opened, its first records decoded,
-    and every option that depends on its size checked."""
-    data = training_data(config, start_step)
+    and every option that depends on its size checked. With --critic-steps N a step takes N batches."""
+    data = training_data(config, start_step * config.critic_steps)
     if config.limit is not None and data.num_examples < config.limit:
         raise UserError(f"--limit {config.limit} is more than the {data.num_examples} images the data has; "
                         f"lower --limit, or drop it to train on them all")
     if data.num_examples // config.batch_size == 0:
         raise UserError(f"the dataset has {data.num_examples} images, fewer than one batch of {config.batch_size}; "
                         f"lower --batch-size")
+    if data.num_examples // config.batch_size < config.critic_steps:
+        raise UserError(f"the dataset has {data.num_examples} images, fewer than --critic-steps {config.critic_steps} "
+                        f"batches of {config.batch_size}; lower --critic-steps or --batch-size")
     from dcgan_cli.eval.evaluate import is_mnist
 
     if config.eval_every and not is_mnist(config) and 2 * config.eval_samples > data.num_examples:
         # The reference set and the real-data baseline are two disjoint sets of training images.
         raise UserError(f"--eval-samples {config.eval_samples} needs {2 * config.eval_samples} training images and the "
                         f"data has {data.num_examples}; pass --eval-samples {data.num_examples // 2} or fewer")
+    if config.critic_steps > 1:
+        data.dataset = critic_batches(data.dataset, config.critic_steps)
     return data
+
+
+def critic_batches(dataset, n: int):
+    """Groups of n consecutive global batches as one of shape (batch, n, ...): the step's update k takes
+    [:, k], and a replica's rows of it are the rows it would take of batch k alone."""
+    def columns(*tensors):
+        return tuple(tf.transpose(t, [1, 0, *range(2, len(t.shape))]) for t in tensors)
+
+    return dataset.batch(n, drop_remainder=True).map(columns)
+
+
+def schedule(config: Config, num_examples: int) -> tuple[int, int]:
+    """(steps per epoch, the steps --epochs makes): --epochs passes over the data, each step reading
+    --critic-steps batches (so an epoch of 937 MNIST batches is 187.4 steps of 5)."""
+    batches = num_examples // config.batch_size
+    return max(1, batches // config.critic_steps), config.epochs * batches // config.critic_steps
 
 
 def _train(config: Config, run_dir: Path, out_dir: Path, strategy, log, stop, lock, command, resuming, latest, data,
@@ -354,10 +379,9 @@ def _train(config: Config, run_dir: Path, out_dir: Path, strategy, log, stop, lo
     trainer.home, trainer.lock, trainer.fresh = run_dir, lock, not resuming
     restored = trainer.restore(prefix=latest) if latest else None
     start_step = trainer.host_step
-    steps_per_epoch = data.num_examples // config.batch_size
+    steps_per_epoch, total = schedule(config, data.num_examples)
     # The learning-rate schedule spans --epochs; --max-steps only stops the run early.
-    trainer.set_schedule(config.epochs * steps_per_epoch)
-    total = config.epochs * steps_per_epoch
+    trainer.set_schedule(total)
     if config.max_steps is not None:
         total = min(total, config.max_steps)
     if chief:
@@ -371,7 +395,7 @@ def _train(config: Config, run_dir: Path, out_dir: Path, strategy, log, stop, lo
         f"precision {trainer.precision}, XLA {'on' if trainer.jit else 'off'}, {distribute.describe(trainer.strategy)}")
 
     writer = tf.summary.create_file_writer(str(out_dir / runs.LOGS_DIR))
-    progress = Progress(total, steps_per_epoch, config.batch_size, start_step)
+    progress = Progress(total, steps_per_epoch, config.batch_size * config.critic_steps, start_step)
 
     def note(message):
         progress.clear()
