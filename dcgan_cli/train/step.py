@@ -105,8 +105,9 @@ class TrainStep:
         clip = self.clip
 
         def clip_all(strategy):
-            for variable in variables:
-                strategy.extended.update(variable, lambda v: v.assign(tf.clip_by_value(v, -clip, clip)), group=False)
+            for variable in variables:  # Keras variables wrap the tf.Variable (a mirrored one) that updates take
+                strategy.extended.update(variable.value, lambda v: v.assign(tf.clip_by_value(v, -clip, clip)),
+                                         group=False)
 
         tf.distribute.get_replica_context().merge_call(clip_all)
 
