@@ -1,0 +1,132 @@
+"""--recipe and --config: where each value comes from (typed > --config > recipe > family > defaults), what
+config.json stores, what --resume may change, and the combinations refused before anything is written."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+
+from conftest import run_cli, tiny_train
+from test_cli_errors import assert_one_line_error, snapshot
+
+
+def test_resolve_takes_each_value_from_the_first_layer_that_has_it():
+    from dcgan_cli.train.recipes import resolve
+
+    defaults = {"lr": 2e-4, "beta2": 0.999, "width": None, "seed": 0, "loss": "non_saturating", "batch_size": 64}
+    values, sources = resolve(defaults, typed={"lr": 3e-4}, from_file={"lr": 1e-3, "seed": 9}, recipe="wgan-gp",
+                              family=("mlp", {"width": 400}), file_name="old/config.json")
+    assert values == {"lr": 3e-4, "beta2": 0.9, "width": 400, "seed": 9, "loss": "wasserstein", "batch_size": 64}
+    assert sources == {"lr": "command line", "beta2": "recipe wgan-gp", "width": "family mlp",
+                       "seed": "--config old/config.json", "loss": "recipe wgan-gp", "batch_size": "default"}
+
+
+def test_help_shows_the_precedence_and_the_recipes(capsys):
+    code, out, _ = run_cli(["train", "mnist", "--help"], capsys)
+    assert code == 0
+    text = " ".join(out.split())
+    assert "the options typed, --config FILE, --recipe, the family's defaults, the defaults shown" in text
+    for name in ("wgan-gp", "dragan", "lsgan", "carpedm20", "Gulrajani et al. 2017"):
+        assert name in text, name
+
+
+def test_recipe_values_typed_options_win_and_config_json_stores_them(tmp_path, tiny_images, capsys):
+    run = tmp_path / "run"
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--recipe", "wgan-gp", "--lr", "3e-4", "--critic-steps", "2",
+                                      "--max-steps", "1"), capsys)
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert saved["recipe"] == "wgan-gp"
+    assert {k: saved[k] for k in ("loss", "gradient_penalty", "gp_weight", "optimizer", "beta1", "beta2", "d_norm",
+                                  "g_steps", "lr", "critic_steps")} == {
+        "loss": "wasserstein", "gradient_penalty": "wgan-gp", "gp_weight": 10.0, "optimizer": "adam", "beta1": 0.0,
+        "beta2": 0.9, "d_norm": "layer", "g_steps": 1, "lr": 3e-4, "critic_steps": 2}
+
+    # --config starts a new run from it: its values, the recipe's name, and typed options over both.
+    again = tmp_path / "again"
+    code, _, err = run_cli(tiny_train(tiny_images, again, "--config", run / "config.json", "--seed", "5",
+                                      "--max-steps", "1"), capsys)
+    assert code == 0, err
+    copied = json.loads((again / "config.json").read_text())
+    assert copied == {**saved, "seed": 5}
+
+
+def test_recipe_mlp_picks_the_family_and_its_defaults(tmp_path, mnist_dir, capsys):
+    run = tmp_path / "mlp"
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--out", run, "--recipe", "mlp", "--max-steps", "1"],
+                           capsys)
+    assert code == 0, err
+    saved = json.loads((run / "config.json").read_text())
+    assert (saved["family"], saved["width"], saved["depth"], saved["d_norm"], saved["batch_size"]) == \
+        ("mlp", 400, 1, "none", 128)
+
+
+def test_config_of_another_dataset_or_family_is_refused(tmp_path, tiny_run, mnist_dir, capsys):
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--out", tmp_path / "a", "--config", tiny_run],
+                           capsys)
+    assert_one_line_error(code, err, "--config", "folder-dcgan", "dcgan train folder")
+    code, _, err = run_cli(["train", "folder", "--family", "mlp", "--out", tmp_path / "b", "--config",
+                            tiny_run / "config.json"], capsys)
+    assert_one_line_error(code, err, "--config", "folder-dcgan", "--family dcgan")
+    code, _, err = run_cli(["train", "folder", "--out", tmp_path / "c", "--config", tmp_path / "missing.json"], capsys)
+    assert_one_line_error(code, err, "--config", "does not exist")
+    assert not any((tmp_path / name).exists() for name in "abc")
+
+
+def test_config_with_resume_is_refused(tmp_path, tiny_run, tiny_images, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = snapshot(run)
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--resume", "--config", tiny_run), capsys)
+    assert_one_line_error(code, err, "--config", "--resume")
+    assert snapshot(run) == before
+
+
+NONSENSE = {
+    "penalty with BatchNorm": (["--gradient-penalty", "wgan-gp"], "--d-norm batch"),
+    "clip without a critic": (["--clip", "0.01"], "--loss wasserstein"),
+    "critic without a constraint": (["--loss", "wasserstein"], "Lipschitz"),
+    "clip and penalty": (["--loss", "wasserstein", "--clip", "0.01", "--gradient-penalty", "wgan-gp", "--d-norm", "layer"],
+                         "drop one"),
+    "critic steps and d steps": (["--critic-steps", "2", "--d-steps", "2"], "use one"),
+    "betas with rmsprop": (["--optimizer", "rmsprop", "--beta2", "0.9"], "--optimizer adam"),
+    "gp weight without a penalty": (["--gp-weight", "5"], "--gradient-penalty"),
+    "d-norm for mlp": (["--family", "mlp", "--d-norm", "batch"], "mlp"),
+    "negative clip": (["--loss", "wasserstein", "--clip", "-1"], "--clip"),
+    "zero gp weight": (["--gradient-penalty", "r1", "--d-norm", "none", "--gp-weight", "0"], "--gp-weight"),
+    "beta2 of 1": (["--beta2", "1"], "--beta2"),
+    "no critic steps": (["--critic-steps", "0"], "--critic-steps"),
+}
+
+
+@pytest.mark.parametrize("case", list(NONSENSE))
+def test_nonsense_combinations_are_refused_before_anything_is_written(tmp_path, mnist_dir, capsys, case):
+    args, needle = NONSENSE[case]
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--out", tmp_path / "run", *args], capsys)
+    assert_one_line_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("args, needle", [
+    (["--d-norm", "layer"], "--d-norm layer differs"),
+    (["--optimizer", "rmsprop"], "--optimizer rmsprop differs"),
+    (["--recipe", "wgan-gp"], "--recipe wgan-gp differs"),
+    (["--critic-steps", "3"], "--critic-steps 3 differs"),
+])
+def test_resume_refuses_what_shapes_the_models_or_the_optimisation(tmp_path, tiny_run, tiny_images, capsys, args, needle):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    before = snapshot(run)
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--resume", *args), capsys)
+    assert_one_line_error(code, err, needle)
+    assert snapshot(run) == before
+
+
+def test_resume_may_change_beta2(tmp_path, tiny_run, tiny_images, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run, run)
+    code, _, err = run_cli(tiny_train(tiny_images, run, "--resume", "--beta2", "0.99", "--max-steps", "21"), capsys)
+    assert code == 0, err
+    assert json.loads((run / "config.json").read_text())["beta2"] == 0.99
