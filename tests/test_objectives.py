@@ -95,6 +95,13 @@ def test_wgan_gp_under_mixed_float16_trains_with_loss_scaling(tmp_path, tiny_ima
     assert "precision mixed_float16" in err
     check_trained("wgan-gp", read_scalars(run / "logs"), err, 6)
 
+    # `dcgan plot` shows the critic's raw scores, its Wasserstein estimate and the penalty, not sigmoid(D).
+    code, out, err = run_cli(["plot", "--run", run, "--out", tmp_path / "critic.png"], capsys)
+    assert code == 0, err
+    shown = out.split(": ", 1)[1].split(" over ")[0].split(", ")
+    assert shown[:7] == ["d_loss_real", "d_loss_fake", "d_penalty", "d_loss", "g_loss", "score_real", "score_fake"], shown
+    assert {"grad_norm", "wasserstein"} <= set(shown) and not {"d_real", "d_fake"} & set(shown), shown
+
 
 def test_clipping_keeps_every_critic_weight_within_the_clip(tmp_path, mnist_dir, capsys):
     from dcgan_cli.restore import load_run

@@ -19,9 +19,15 @@ from dcgan_cli.files import atomic_path, check_writable
 from dcgan_cli.pixels import to_model_range, to_uint8
 from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_png, upscale
 
-LOSS_TAGS = ("d_loss_real", "d_loss_fake", "d_loss", "g_loss")
+LOSS_TAGS = ("d_loss_real", "d_loss_fake", "d_penalty", "d_loss", "g_loss")
+# What D says of real and fake images, by objective (train.step.metric_names): sigmoid(D) for the
+# cross-entropy losses, raw scores for the others; a critic's Wasserstein estimate and a penalty's
+# mean gradient norm get panels of their own.
 D_TAGS = ("d_real", "d_fake")
-D_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake"}
+SCORE_TAGS = ("score_real", "score_fake")
+D_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "score_real": "D(x), real", "score_fake": "D(G(z)), fake",
+           "d_penalty": "d_penalty (in d_loss)", "wasserstein": "E[D(x)] - E[D(G(z))]", "grad_norm": "mean ||grad_x D||"}
+PANEL_TITLES = {"wasserstein": "Wasserstein estimate", "grad_norm": "gradient norm at the penalty's points"}
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 MOVIE_FRAME_MS = 400
 MOVIE_LAST_MS = 2000  # hold the final grid so the loop's end is visible
@@ -79,9 +85,10 @@ def plot_run(run, out=None, echo=print) -> Path:
     if not scalars:
         raise UserError(f"{run / runs.LOGS_DIR} holds no logged scalars yet; train past --log-every steps, then plot")
     # time/* (training time beside each evaluation) is the x axis of benchmarks/quality_curve.py, not a metric.
-    metrics = sorted(t for t in scalars if t not in LOSS_TAGS + D_TAGS and not t.startswith("time/"))
-    panels = [("losses", [t for t in LOSS_TAGS if t in scalars]), ("mean D output", [t for t in D_TAGS if t in scalars])]
-    panels = [p for p in panels if p[1]] + [(t, [t]) for t in metrics]
+    metrics = sorted(t for t in scalars if t not in LOSS_TAGS + D_TAGS + SCORE_TAGS and not t.startswith("time/"))
+    panels = [("losses", [t for t in LOSS_TAGS if t in scalars]), ("mean D output", [t for t in D_TAGS if t in scalars]),
+              ("mean D score (raw)", [t for t in SCORE_TAGS if t in scalars])]
+    panels = [p for p in panels if p[1]] + [(PANEL_TITLES.get(t, t), [t]) for t in metrics]
 
     import matplotlib
 
