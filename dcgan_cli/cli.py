@@ -69,7 +69,7 @@ def training_options(command):
         click.option("--resume-or-start", is_flag=True,
                      help="Continue the run in --out if there is one, else start it (job scripts that re-run one line)."),
         click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True, help="Passes over the data."),
-        click.option("--max-steps", type=int, default=None, help="Stop after this many steps (batches) in all, if sooner than --epochs."),
+        click.option("--max-steps", type=int, default=None, help="Stop after this many steps (each --critic-steps batches) in all, if sooner than --epochs."),
         click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True, help="Global batch size."),
         click.option("--z-dim", type=int, default=DEFAULTS.z_dim, show_default=True, help="Dimension of z."),
         click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
