@@ -214,7 +214,9 @@ def test_non_finite_numbers_are_refused(tmp_path, capsys, option, value):
     ("jit", 1, "jit is 1, not bool or null"),
     ("epochs", 0, "--epochs must be a positive integer"),
     ("lr", float("nan"), "--lr must be a finite number"),
-    ("loss", "wasserstein", "--loss must be one of"),
+    ("loss", "energy_based", "--loss must be one of"),
+    ("loss", "wasserstein", "needs a Lipschitz constraint"),  # a known loss, in a combination that makes no sense
+    ("d_norm", "group", "--d-norm must be one of"),
     ("dataset", "imagenet", "--dataset must be one of"),
     ("num_classes", 10, "takes no class labels"),
 ])
