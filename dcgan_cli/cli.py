@@ -165,6 +165,9 @@ def choose_family(family: str | None, conditional: bool | None) -> str:
     return synonym
 
 
+RESOLVED_SOURCES = "dcgan.resolved_sources"  # ctx.meta key: resolve_config's source of each value
+
+
 def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths: dict[str, int] | None = None,
                    **fixed) -> tuple[Config, dict]:
     """The run's Config and each value's source (train.recipes.resolve's order): typed options, --config
@@ -181,12 +184,13 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     for name in ("width", "depth"):
         if name in typed and typed[name] is not None and name not in cls.options:
             raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
-    family_defaults = {"family": family, "width": (widths or {}).get(family, cls.default_width),
+    family_defaults = {"width": (widths or {}).get(family, cls.default_width),
                        "depth": cls.default_depth, "d_norm": cls.d_norms[0]}
     defaults = {**dataclasses.asdict(DEFAULTS), **{name: params[name] for name in known & set(params)}}
     values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
     values.update(fixed, dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0)
     sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes")})
+    ctx.meta[RESOLVED_SOURCES] = sources  # for value_sources (--dry-run)
     if values["optimizer"] == "rmsprop" and {"beta1", "beta2"} & set(typed):
         raise UserError("--beta1 and --beta2 are Adam's; --optimizer rmsprop has neither: drop them or use --optimizer adam")
     if values["gradient_penalty"] == "none" and "gp_weight" in typed:
@@ -226,6 +230,8 @@ def value_sources(ctx: click.Context, resumed_from: Path | None = None) -> dict[
             sources[field.name] = "typed"
         elif resumed_from is not None:
             sources[field.name] = f"{resumed_from / 'config.json'}"
+        elif ctx.meta.get(RESOLVED_SOURCES, {}).get(field.name, "").startswith(("--config", "recipe", "family")):
+            sources[field.name] = ctx.meta[RESOLVED_SOURCES][field.name]
         elif field.name in options:
             sources[field.name] = "default"
         else:
