@@ -1,8 +1,8 @@
 """The `dcgan` command line: parses options, builds a Config, dispatches. No training logic here.
 
 Every choice an option offers is read from its registry (families, losses, datasets, precisions,
-strategies, kernels, z distributions, sample modes, bench presets), none of which starts TensorFlow:
-it is imported inside the commands, so `dcgan --help` answers instantly.
+strategies, kernels, z distributions, sample modes, bench presets, evaluation classifiers), none
+of which starts TensorFlow: it is imported inside the commands, so `dcgan --help` answers instantly.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dcgan_cli.bench import PRESETS
 from dcgan_cli.config import Config
 from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
+from dcgan_cli.eval.evaluate import CLASSIFIERS
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
@@ -506,8 +507,11 @@ def download_inception_command(dest):
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="The FID Inception weights file (pt_inception-2015-12-05-6726825d.pth, sha256-checked) "
                    "[default: where `dcgan download inception` puts it].")
-def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights):
-    """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
+@click.option("--classifier", type=click.Choice(CLASSIFIERS), default=None,
+              help="Measure an unconditional 1-channel run of any size (a folder of digits) with the MNIST classifier: "
+              "samples resized to 28x28, class coverage reported [default: MNIST runs use it, others random features].")
+def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights, classifier):
+    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's."""
     from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
     from dcgan_cli.files import check_writable
 
@@ -516,7 +520,7 @@ def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, incep
     if json_path:
         check_writable(json_path, "--json")
     results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True), features=features,
-                       inception_weights=inception_weights)
+                       inception_weights=inception_weights, classifier=classifier)
     click.echo(format_report(results))
     if json_path:
         write_results(json_path, results)
