@@ -15,13 +15,14 @@ from pathlib import Path
 import click
 
 from dcgan_cli.bench import PRESETS
-from dcgan_cli.config import Config
+from dcgan_cli.config import Config, flag
 from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.eval.evaluate import CLASSIFIERS
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
+from dcgan_cli.models.dcgan import carpedm20_start_size
 from dcgan_cli.models.family import Z_DISTRIBUTIONS
 from dcgan_cli.train.distribute import STRATEGIES
 from dcgan_cli.train.losses import LOSSES
@@ -119,6 +120,10 @@ def family_options(dataset: str, width_help: str):
             click.option("--width", type=int, default=None, help=width_help),
             click.option("--depth", type=int, default=None,
                          help=f"Hidden layers of G and D (mlp) [default: {FAMILIES['mlp'].default_depth}]."),
+            click.option("--start-size", default=None, metavar="auto|carpedm20|N",
+                         help="G's first feature map (and D's last) is NxN (dcgan). auto: the paper's 4x4, halving the "
+                              "image at most four times; carpedm20: halving it four times whatever its size (28x28 "
+                              "and 32x32: 2x2, where training without labels collapses) [default: auto]."),
         ])
 
     return decorate
@@ -135,17 +140,31 @@ def choose_family(family: str | None, conditional: bool | None) -> str:
     return synonym
 
 
-def model_fields(dataset: str, family: str, width: int | None, depth: int | None,
-                 widths: dict[str, int] | None = None) -> dict:
+def model_fields(dataset: str, family: str, image_size: int, width: int | None, depth: int | None,
+                 start_size: str | None, widths: dict[str, int] | None = None) -> dict:
     """Config's model fields for a family on a dataset: the options it reads (others refused) and its defaults."""
     cls = FAMILIES[family]
-    for name, value in (("width", width), ("depth", depth)):
+    for name, value in (("width", width), ("depth", depth), ("start_size", start_size)):
         if value is not None and name not in cls.options:
-            raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
+            raise UserError(f"{flag(name)} does not apply to the {family} family ({cls.description}); drop {flag(name)}")
     if width is None:
         width = (widths or {}).get(family, cls.default_width)
+    pixels = start_size_pixels(start_size, image_size)
     return {"family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
+            "start_size": pixels if pixels is not None else cls.default_start_size(image_size),
             "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0}
+
+
+def start_size_pixels(value: str | None, image_size: int) -> int | None:
+    """--start-size in pixels: None for auto (the family's default), carpedm20's rule, or the number given."""
+    if value in (None, "auto"):
+        return None
+    if value == "carpedm20":
+        return carpedm20_start_size(image_size)
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"--start-size must be auto, carpedm20 or a size in pixels, got {value!r}") from None
 
 
 def typed_fields(ctx: click.Context) -> set[str]:
@@ -229,9 +248,9 @@ def _config_from(options: dict, **fields) -> Config:
                                     f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
 @training_options
 @click.pass_context
-def train_mnist(ctx, conditional, family, width, depth, out, resume, **options):
+def train_mnist(ctx, conditional, family, width, depth, start_size, out, resume, **options):
     """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
-    fields = model_fields("mnist", choose_family(family, conditional), width, depth)
+    fields = model_fields("mnist", choose_family(family, conditional), 28, width, depth, start_size)
     config = _config_from(options, dataset="mnist", image_size=28, channels=1, **fields)
     run_training(ctx, config, out, resume)
 
@@ -259,9 +278,10 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @family_options("lsun", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_lsun(ctx, family, width, depth, out, resume, **options):
+def train_lsun(ctx, family, width, depth, start_size, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    fields = model_fields("lsun", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
+    fields = model_fields("lsun", choose_family(family, None), options["image_size"], width, depth, start_size,
+                          widths={"dcgan": PAPER_WIDTH})
     config = _config_from(options, dataset="lsun", channels=3, **fields)
     run_training(ctx, config, out, resume)
 
@@ -276,11 +296,12 @@ def train_lsun(ctx, family, width, depth, out, resume, **options):
 @family_options("folder", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_folder(ctx, family, width, depth, out, resume, channels, **options):
+def train_folder(ctx, family, width, depth, start_size, out, resume, channels, **options):
     """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    fields = model_fields("folder", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
+    fields = model_fields("folder", choose_family(family, None), options["image_size"], width, depth, start_size,
+                          widths={"dcgan": PAPER_WIDTH})
     config = _config_from(options, dataset="folder", channels=channels, **fields)
     run_training(ctx, config, out, resume)
 

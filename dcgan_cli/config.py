@@ -42,6 +42,9 @@ class Config:
     z_dist: str = "uniform"  # one of models.family.Z_DISTRIBUTIONS
     width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
     depth: int | None = None  # hidden layers (mlp); None for families without the option
+    # G's first feature map (and D's last) is start_size x start_size (dcgan); None: the family's default
+    # (dcgan: the paper's 4x4), or for families without the option.
+    start_size: int | None = None
 
     # Optimisation (carpedm20's defaults).
     loss: str = "non_saturating"
@@ -87,7 +90,7 @@ class Config:
             raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
         try:
             return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
-                                        self.width, self.depth)
+                                        self.width, self.depth, self.start_size)
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
@@ -232,7 +235,7 @@ def _rule(may_change: bool, reason: str, names: str) -> dict[str, ResumeRule]:
 # (tests/test_config.py checks), so a new setting must say how it behaves on --resume.
 RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it shapes the models' variables, which the checkpoint holds",
-            "family image_size channels num_classes z_dim width depth"),
+            "family image_size channels num_classes z_dim width depth start_size"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
             "dataset category limit pattern crop z_dist loss batch_size d_steps g_steps seed ema"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
@@ -251,11 +254,14 @@ LEGACY_MODELS = {"mnist-conditional": "conditional", "mnist": "dcgan", "dcgan": 
 LEGACY_EXTRA = ("sync_bn",)
 # Fields that runs from before they existed trained without: their value then, not today's default.
 ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0}
+# Families whose runs from before `start_size` started where carpedm20 starts (halving the image four times).
+CARPEDM20_START = ("dcgan",)
 
 
 def migrate(data: dict) -> dict:
     """A config.json object of any earlier dcgan, in today's fields: `model` becomes `family`,
-    `extra`'s settings become fields, and settings a run predates take the value it trained with."""
+    `extra`'s settings become fields, and settings a run predates take the value it trained with
+    (an unconditional model from before `start_size` started at carpedm20's size, not today's 4x4)."""
     data = {**ABSENT_MEANS, **data}
     if "model" in data:
         model = data.pop("model")
@@ -268,4 +274,9 @@ def migrate(data: dict) -> dict:
         raise UserError(f"config.json's extra {extra!r} holds settings this dcgan does not know; upgrade dcgan")
     for name, value in extra.items():
         data.setdefault(name, value)
+    image_size = data.get("image_size", Config.image_size)
+    if "start_size" not in data and data.get("family") in CARPEDM20_START and _is_a(image_size, int) and image_size > 0:
+        from dcgan_cli.models.dcgan import carpedm20_start_size
+
+        data["start_size"] = carpedm20_start_size(image_size)
     return data
