@@ -328,3 +328,5 @@ def test_classifier_mnist_refuses_rgb_runs_before_any_work(tmp_path, capsys):
     lines = [line for line in err.splitlines() if line.strip()]
     assert code == 2 and len(lines) == 1 and "--classifier mnist measures unconditional 1-channel runs" in lines[0], err
     assert (run / "ckpt" / "ckpt-1.index").exists() and not (run / "ckpt" / "damaged").exists()  # nothing touched
+    code, _, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist", "--features", "inception"], capsys)
+    assert code == 2 and "--classifier mnist and --features inception each choose the feature space" in err, err
