@@ -1,4 +1,4 @@
-"""Small image datasets in LSUN's exact layout, and JPEG folders, for tests and benchmarks.
+"""Small image datasets in LSUN's exact layout, JPEG folders and folders of MNIST digits, for tests and benchmarks.
 
 Pictures are random crops of the photograph matplotlib ships (grace_hopper.jpg), recoloured and
 flipped, so codecs see photographic content; where that file is missing, smooth gradients with
@@ -121,4 +121,33 @@ def write_image_folder(path, count: int, short_side: int = 218, seed: int = 0, c
         if i < corrupt:
             contents = damaged(contents)
         (folder / f"{i:06d}.jpg").write_bytes(contents)
+    return path
+
+
+def write_mnist_folder(path, mnist_dir=None, count: int | None = None, size: int = 32, split: str = "train") -> Path:
+    """MNIST digits as grayscale PNG files of size x size, in subfolders of 1,000, for folder runs.
+
+    Resized from 28x28 with Pillow's bilinear filter (growing by 1/7th needs no antialiasing); the
+    file name ends in the digit's label (`00012_3.png`), which training ignores and checks can read.
+    Written to a temporary folder first, so `path` appears complete or not at all.
+    """
+    from dcgan_cli.datasets.mnist import load_mnist
+
+    mnist = load_mnist(mnist_dir)
+    images = mnist.train_images if split == "train" else mnist.test_images
+    labels = mnist.train_labels if split == "train" else mnist.test_labels
+    count = len(images) if count is None else min(count, len(images))
+    path = Path(path)
+    tmp = path.with_name(path.name + ".tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for i in range(count):
+        folder = tmp / f"{i // 1000:03d}"
+        if i % 1000 == 0:
+            folder.mkdir(parents=True)
+        image = Image.fromarray(images[i, :, :, 0])
+        if size != image.width:
+            image = image.resize((size, size), Image.BILINEAR)
+        image.save(folder / f"{i:05d}_{labels[i]}.png")
+    shutil.rmtree(path, ignore_errors=True)
+    os.replace(tmp, path)
     return path

@@ -92,13 +92,16 @@ def generate(generator: Generator, n: int, labels=None, seed: int = 0) -> np.nda
 
 
 def evaluate(checkpoint: str | os.PathLike, num: int = 10000, seed: int = 0, features: str = "auto",
-             inception_weights=None, data_dir=None, log=print) -> dict:
+             inception_weights=None, data_dir=None, log=print, classifier: str | None = None) -> dict:
     """`dcgan evaluate`'s results as a dict: fid, kid, inception_score, precision, recall (and label
-    accuracy for labelled families), the same for real data under real_*, and the protocol.
+    accuracy for labelled families), mode coverage (duplicate_share, clusters; with a classifier the
+    class shares, classes_covered, class_entropy), the same for real data under real_*, and the protocol.
 
     features: "auto" (the MNIST classifier, or random features for other images) or "inception" (the
     FID Inception network; its weights from `dcgan download inception` or inception_weights).
+    classifier: "mnist" measures any unconditional 1-channel run with the MNIST classifier (`--classifier`).
     """
     from dcgan_cli.eval.evaluate import evaluate as evaluate_run
 
-    return evaluate_run(checkpoint, num, data_dir, seed, log=log, features=features, inception_weights=inception_weights)
+    return evaluate_run(checkpoint, num, data_dir, seed, log=log, features=features, inception_weights=inception_weights,
+                        classifier=classifier)

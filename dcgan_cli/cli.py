@@ -1,8 +1,8 @@
 """The `dcgan` command line: parses options, builds a Config, dispatches. No training logic here.
 
 Every choice an option offers is read from its registry (families, losses, datasets, precisions,
-strategies, kernels, z distributions, sample modes, bench presets), none of which starts TensorFlow:
-it is imported inside the commands, so `dcgan --help` answers instantly.
+strategies, kernels, z distributions, sample modes, bench presets, evaluation classifiers), none
+of which starts TensorFlow: it is imported inside the commands, so `dcgan --help` answers instantly.
 """
 
 from __future__ import annotations
@@ -15,12 +15,14 @@ from pathlib import Path
 import click
 
 from dcgan_cli.bench import PRESETS
-from dcgan_cli.config import Config
+from dcgan_cli.config import Config, flag
 from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
+from dcgan_cli.eval.evaluate import CLASSIFIERS
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
+from dcgan_cli.models.dcgan import carpedm20_start_size
 from dcgan_cli.models.family import D_NORMS, Z_DISTRIBUTIONS
 from dcgan_cli.train.distribute import STRATEGIES
 from dcgan_cli.train.losses import LOSSES
@@ -149,6 +151,10 @@ def family_options(dataset: str, width_help: str):
             click.option("--width", type=int, default=None, help=width_help),
             click.option("--depth", type=int, default=None,
                          help=f"Hidden layers of G and D (mlp) [default: {FAMILIES['mlp'].default_depth}]."),
+            click.option("--start-size", default=None, metavar="auto|carpedm20|N",
+                         help="G's first feature map (and D's last) is NxN (dcgan). auto: the paper's 4x4, halving the "
+                              "image at most four times; carpedm20: halving it four times whatever its size (28x28 "
+                              "and 32x32: 2x2, where training without labels collapses) [default: auto]."),
         ])
 
     return decorate
@@ -181,15 +187,19 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     recipe = typed.get("recipe") or from_file.get("recipe") or DEFAULT_RECIPE
     family = typed.get("family") or from_file.get("family") or RECIPES[recipe].values.get("family") or DEFAULT_FAMILY
     cls = FAMILIES[family]
-    for name in ("width", "depth"):
+    for name in ("width", "depth", "start_size"):
         if name in typed and typed[name] is not None and name not in cls.options:
-            raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
+            raise UserError(f"{flag(name)} does not apply to the {family} family ({cls.description}); drop {flag(name)}")
     family_defaults = {"width": (widths or {}).get(family, cls.default_width),
                        "depth": cls.default_depth, "d_norm": cls.d_norms[0]}
     defaults = {**dataclasses.asdict(DEFAULTS), **{name: params[name] for name in known & set(params)}}
     values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
     values.update(fixed, dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0)
     sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes")})
+    # --start-size is typed as auto|carpedm20|N; a --config file holds pixels; auto is the family's default.
+    start = values["start_size"]
+    pixels = start_size_pixels(start, values["image_size"]) if start is None or isinstance(start, str) else start
+    values["start_size"] = pixels if pixels is not None else cls.default_start_size(values["image_size"])
     ctx.meta[RESOLVED_SOURCES] = sources  # for value_sources (--dry-run)
     if values["optimizer"] == "rmsprop" and {"beta1", "beta2"} & set(typed):
         raise UserError("--beta1 and --beta2 are Adam's; --optimizer rmsprop has neither: drop them or use --optimizer adam")
@@ -210,6 +220,18 @@ def read_config_file(name: str, dataset: str, family: str | None) -> dict:
                         f"{dataset}-{family or saved.family}; use `dcgan train {saved.dataset} --family {saved.family} "
                         f"--config {name}`")
     return dataclasses.asdict(saved)
+
+
+def start_size_pixels(value: str | None, image_size: int) -> int | None:
+    """--start-size in pixels: None for auto (the family's default), carpedm20's rule, or the number given."""
+    if value in (None, "auto"):
+        return None
+    if value == "carpedm20":
+        return carpedm20_start_size(image_size)
+    try:
+        return int(value)
+    except ValueError:
+        raise UserError(f"--start-size must be auto, carpedm20 or a size in pixels, got {value!r}") from None
 
 
 def typed_fields(ctx: click.Context) -> set[str]:
@@ -293,7 +315,7 @@ def _seed_everything(seed: int) -> None:
                                     f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
 @training_options
 @click.pass_context
-def train_mnist(ctx, conditional, family, width, depth, out, resume, **options):
+def train_mnist(ctx, conditional, family, width, depth, start_size, out, resume, **options):
     """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
     config, _ = resolve_config(ctx, "mnist", choose_family(family, conditional), image_size=28, channels=1)
     run_training(ctx, config, out, resume)
@@ -322,7 +344,7 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @family_options("lsun", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_lsun(ctx, family, width, depth, out, resume, **options):
+def train_lsun(ctx, family, width, depth, start_size, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
     config, _ = resolve_config(ctx, "lsun", choose_family(family, None), widths={"dcgan": PAPER_WIDTH}, channels=3)
     run_training(ctx, config, out, resume)
@@ -338,7 +360,7 @@ def train_lsun(ctx, family, width, depth, out, resume, **options):
 @family_options("folder", PHOTO_WIDTH_HELP)
 @training_options
 @click.pass_context
-def train_folder(ctx, family, width, depth, out, resume, channels, **options):
+def train_folder(ctx, family, width, depth, start_size, out, resume, channels, **options):
     """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
@@ -568,8 +590,11 @@ def download_inception_command(dest):
 @click.option("--inception-weights", type=click.Path(dir_okay=False), default=None,
               help="The FID Inception weights file (pt_inception-2015-12-05-6726825d.pth, sha256-checked) "
                    "[default: where `dcgan download inception` puts it].")
-def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights):
-    """FID, KID, IS, precision/recall and label accuracy of a checkpoint, beside real data's."""
+@click.option("--classifier", type=click.Choice(CLASSIFIERS), default=None,
+              help="Measure an unconditional 1-channel run of any size (a folder of digits) with the MNIST classifier: "
+              "samples resized to 28x28, class coverage reported [default: MNIST runs use it, others random features].")
+def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights, classifier):
+    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's."""
     from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
     from dcgan_cli.files import check_writable
 
@@ -578,7 +603,7 @@ def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, incep
     if json_path:
         check_writable(json_path, "--json")
     results = evaluate(checkpoint, num, data_dir, seed, log=lambda msg: click.echo(msg, err=True), features=features,
-                       inception_weights=inception_weights)
+                       inception_weights=inception_weights, classifier=classifier)
     click.echo(format_report(results))
     if json_path:
         write_results(json_path, results)

@@ -43,6 +43,9 @@ class Config:
     width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
     depth: int | None = None  # hidden layers (mlp); None for families without the option
     d_norm: str | None = None  # D's normalisation, one of models.family.D_NORMS; None: the family's default
+    # G's first feature map (and D's last) is start_size x start_size (dcgan); None: the family's default
+    # (dcgan: the paper's 4x4), or for families without the option.
+    start_size: int | None = None
 
     # The published configuration (train.recipes.RECIPES) the other values started from.
     recipe: str = "dcgan"
@@ -99,7 +102,7 @@ class Config:
             raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
         try:
             return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
-                                        self.width, self.depth, d_norm=self.d_norm)
+                                        self.width, self.depth, d_norm=self.d_norm, start_size=self.start_size)
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
@@ -278,7 +281,7 @@ def _rule(may_change: bool, reason: str, names: str) -> dict[str, ResumeRule]:
 # (tests/test_config.py checks), so a new setting must say how it behaves on --resume.
 RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it shapes the models' variables, which the checkpoint holds",
-            "family image_size channels num_classes z_dim width depth"),
+            "family image_size channels num_classes z_dim width depth start_size"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
             "dataset category limit pattern crop z_dist loss gradient_penalty gp_weight clip batch_size d_steps "
             "critic_steps g_steps seed ema"),
@@ -301,11 +304,14 @@ LEGACY_MODELS = {"mnist-conditional": "conditional", "mnist": "dcgan", "dcgan": 
 LEGACY_EXTRA = ("sync_bn",)
 # Fields that runs from before they existed trained without: their value then, not today's default.
 ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0}
+# Families whose runs from before `start_size` started where carpedm20 starts (halving the image four times).
+CARPEDM20_START = ("dcgan",)
 
 
 def migrate(data: dict) -> dict:
     """A config.json object of any earlier dcgan, in today's fields: `model` becomes `family`,
-    `extra`'s settings become fields, and settings a run predates take the value it trained with."""
+    `extra`'s settings become fields, and settings a run predates take the value it trained with
+    (an unconditional model from before `start_size` started at carpedm20's size, not today's 4x4)."""
     data = {**ABSENT_MEANS, **data}
     if "model" in data:
         model = data.pop("model")
@@ -318,4 +324,9 @@ def migrate(data: dict) -> dict:
         raise UserError(f"config.json's extra {extra!r} holds settings this dcgan does not know; upgrade dcgan")
     for name, value in extra.items():
         data.setdefault(name, value)
+    image_size = data.get("image_size", Config.image_size)
+    if "start_size" not in data and data.get("family") in CARPEDM20_START and _is_a(image_size, int) and image_size > 0:
+        from dcgan_cli.models.dcgan import carpedm20_start_size
+
+        data["start_size"] = carpedm20_start_size(image_size)
     return data

@@ -106,6 +106,15 @@ def remove_created_folders(run_dir: Path, before: tuple[Path | None, set[str]]) 
         folder = folder.parent
 
 
+def run_of_checkpoint(path: str | os.PathLike) -> Path:
+    """The run directory a --checkpoint path names (RUN, RUN/ckpt, RUN/best, RUN/{ckpt,best}/ckpt-N),
+    found without reading any checkpoint."""
+    path = Path(path)
+    if not path.is_dir():
+        return path.parent.parent
+    return path.parent if path.name in (CKPT_DIR, BEST_DIR) and not (path / CONFIG_FILE).exists() else path
+
+
 def resolve_checkpoint(path: str | os.PathLike, log=None) -> tuple[Path, str]:
     """RUN, RUN/ckpt, RUN/best or RUN/{ckpt,best}/ckpt-N -> (run directory, checkpoint prefix).
 
@@ -115,10 +124,8 @@ def resolve_checkpoint(path: str | os.PathLike, log=None) -> tuple[Path, str]:
     log = log or warn
     path = Path(path)
     if path.is_dir():
-        if path.name in (CKPT_DIR, BEST_DIR) and not (path / CONFIG_FILE).exists():
-            run_dir, folder = path.parent, path
-        else:
-            run_dir, folder = path, path / CKPT_DIR
+        run_dir = run_of_checkpoint(path)
+        folder = path if run_dir != path else path / CKPT_DIR
         holder = run_lock.read_holder(run_dir)
         live = holder is not None and run_lock.why_stale(holder) is None
         in_use = f"{run_dir} is in use by {run_lock.describe(holder)}" if live else ""

@@ -1,64 +1,122 @@
-"""The DCGAN paper's unconditional architecture, for any square size that halves four times.
+"""The DCGAN paper's unconditional architecture, for any square image size.
 
-G: z -> linear to (s/16)x(s/16)x(8w) -> three 5x5 stride-2 transposed convolutions to 4w, 2w, w
-channels (each BatchNorm, ReLU) -> a last one to `channels` -> tanh. D mirrors it: 5x5 stride-2
-convolutions to w (no BatchNorm on the input layer), 2w, 4w, 8w (BatchNorm, or --d-norm's, LeakyReLU 0.2) ->
-flatten -> linear to one logit. width=128 at 64x64 is the paper's LSUN model (4x4x1024);
-width=64 is carpedm20's (4x4x512), which it also uses for 28x28 MNIST without labels.
+G: z -> linear to a start_size x start_size map of 8w channels -> 5x5 stride-2 transposed
+convolutions halving the channels (4w, 2w, w; each BatchNorm, ReLU) -> a last one to `channels` ->
+tanh. D mirrors it: 5x5 stride-2 convolutions to w (no BatchNorm on the input layer), 2w, 4w, 8w
+(BatchNorm, or --d-norm's, LeakyReLU 0.2) -> flatten -> linear to one logit. The number of stride-2 layers is the
+number of halvings from the image size to start_size: four from 64 to the paper's 4x4 (width=128
+is the paper's LSUN model, 4x4x1024; width=64 carpedm20's, 4x4x512).
+
+The default start is the paper's 4x4 (default_start_size). carpedm20 halves every size four times
+(carpedm20_start_size), which gives 28x28 MNIST and 32x32 images a 2x2 start, from which
+unconditional training collapses (benchmarks/README.md, "Unconditional training (issue 16)").
 """
 
 from dcgan_cli.models.family import Family
 
 
+def halvings(size: int, times: int) -> list[int]:
+    """carpedm20's conv_out_size_same applied repeatedly: [size, ceil(size/2), ...]."""
+    sizes = [size]
+    for _ in range(times):
+        sizes.append(-(-sizes[-1] // 2))
+    return sizes
+
+
+def carpedm20_start_size(image_size: int) -> int:
+    """carpedm20's rule: halve the image four times (2x2 for 28x28 MNIST, 4x4 for 64x64)."""
+    return halvings(image_size, 4)[-1]
+
+
+def default_start_size(image_size: int) -> int:
+    """The paper's 4x4 start: halve at most four times, stopping at 4x4 or below.
+
+    64x64 and larger get carpedm20's start (4x4; 8x8 for 128), 28x28 and 32x32 4x4 instead of 2x2.
+    """
+    return next((s for s in halvings(image_size, 4)[1:] if s <= 4), carpedm20_start_size(image_size))
+
+
+def start_sizes(image_size: int) -> list[int]:
+    """Every start size halving can reach from image_size (at least 2x2), largest first."""
+    return sorted({s for s in halvings(image_size, 8)[1:] if s > 1}, reverse=True)
+
+
+def num_stages(image_size: int, start_size: int) -> int:
+    """The number of stride-2 layers from image_size down to start_size."""
+    return halvings(image_size, 8).index(start_size)
+
+
 class DCGAN(Family):
     name = "dcgan"
-    description = "the DCGAN paper's unconditional model, any size that halves four times (--width)"
-    options = ("width",)
+    description = "the DCGAN paper's unconditional model, any square size (--width, --start-size)"
+    options = ("width", "start_size")
     default_width = 64  # carpedm20's gf_dim = df_dim; `dcgan train lsun|folder` default to the paper's 128
     bench_sizes = (28, 64)
-    hidden = tuple((f"d_h{i}_conv", f"d_h{i}_lrelu") for i in range(4))
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.stages = num_stages(self.image_size, self.start_size)
+
+    @classmethod
+    def default_start_size(cls, image_size):
+        return default_start_size(image_size)
+
+    def problem(self):
+        if self.start_size not in start_sizes(self.image_size):
+            return (f"--start-size {self.start_size} cannot be reached by halving {self.image_size}; use one of "
+                    f"{', '.join(map(str, start_sizes(self.image_size)))} (or auto, or carpedm20)")
+        return super().problem()
+
+    def hidden_layers(self):
+        return tuple((f"d_h{i}_conv", f"d_h{i}_lrelu") for i in range(self.stages))
 
     def build_generator(self, kernels=None, synchronized_bn=False):
-        return generator(self.image_size, self.channels, self.z_dim, self.width, synchronized_bn, kernels)
+        return generator(self.image_size, self.channels, self.z_dim, self.width, synchronized_bn, kernels,
+                         start_size=self.start_size)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels, norm=self.d_norm)
+        return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels, norm=self.d_norm,
+                             start_size=self.start_size)
 
 
-def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, kernels=None, name="generator"):
+def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, kernels=None, name="generator",
+              start_size=4):
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import batch_norm, deconv, dense, halvings, kernels_or_default
+    from dcgan_cli.models.layers import batch_norm, deconv, dense, kernels_or_default
 
     k = kernels_or_default(kernels)
-    sizes = halvings(image_size, 4)  # e.g. [64, 32, 16, 8, 4] or [28, 14, 7, 4, 2]
+    n = num_stages(image_size, start_size)
+    sizes = halvings(image_size, n)  # e.g. [64, 32, 16, 8, 4] or [28, 14, 7, 4]
+    filters = [width * 2 ** (n - 1 - i) for i in range(n)]  # e.g. 8w, 4w, 2w, w
     z = keras.Input((z_dim,), name="z")
-    h = dense(sizes[4] * sizes[4] * width * 8, "g_h0_lin", k)(z)
-    h = layers.Reshape((sizes[4], sizes[4], width * 8), name="g_h0_reshape")(h)
+    h = dense(start_size * start_size * filters[0], "g_h0_lin", k)(z)
+    h = layers.Reshape((start_size, start_size, filters[0]), name="g_h0_reshape")(h)
     h = layers.ReLU(name="g_h0_relu")(batch_norm("g_bn0", k, synchronized_bn)(h))
-    for i, (filters, size) in enumerate(zip((width * 4, width * 2, width), sizes[3:0:-1]), start=1):
-        h = deconv(filters, sizes[5 - i], size, f"g_h{i}", k)(h)
+    for i in range(1, n):
+        h = deconv(filters[i], sizes[n - i + 1], sizes[n - i], f"g_h{i}", k)(h)
         h = layers.ReLU(name=f"g_h{i}_relu")(batch_norm(f"g_bn{i}", k, synchronized_bn)(h))
-    h = deconv(channels, sizes[1], sizes[0], "g_h4", k)(h)
+    h = deconv(channels, sizes[1], sizes[0], f"g_h{n}", k)(h)
     image = layers.Activation("tanh", dtype="float32", name="g_tanh")(h)
     return keras.Model(z, image, name=name)
 
 
 def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, kernels=None, name="discriminator",
-                  norm="batch"):
+                  norm="batch", start_size=4):
     import keras
     from keras import layers
 
     from dcgan_cli.models.layers import LEAK, conv, d_normalization, dense, kernels_or_default
 
     k = kernels_or_default(kernels)
+    n = num_stages(image_size, start_size)
     image = keras.Input((image_size, image_size, channels), name="image")
     h = conv(width, "d_h0_conv")(image)
     h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
-    for i, filters in enumerate((width * 2, width * 4, width * 8), start=1):
-        h = conv(filters, f"d_h{i}_conv")(h)
+    for i in range(1, n):
+        h = conv(width * 2 ** i, f"d_h{i}_conv")(h)
         h = layers.LeakyReLU(LEAK, name=f"d_h{i}_lrelu")(d_normalization(norm, i, k, synchronized_bn)(h))
-    h = layers.Flatten(name="d_h3_flatten")(h)
-    logit = dense(1, "d_h4_lin", k, dtype="float32")(h)
+    h = layers.Flatten(name=f"d_h{n - 1}_flatten")(h)
+    logit = dense(1, f"d_h{n}_lin", k, dtype="float32")(h)
     return keras.Model(image, logit, name=name)

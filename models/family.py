@@ -116,7 +116,7 @@ class Family:
     name: ClassVar[str]
     description: ClassVar[str]
     takes_labels: ClassVar[bool] = False
-    # The architecture options this family reads (besides image shape and z): "width", "depth".
+    # The architecture options this family reads (besides image shape and z): "width", "depth", "start_size".
     options: ClassVar[tuple[str, ...]] = ()
     default_width: ClassVar[int | None] = None
     default_depth: ClassVar[int | None] = None
@@ -131,19 +131,28 @@ class Family:
     d_norms: ClassVar[tuple[str, ...]] = tuple(D_NORMS)
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
-                 num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None):
+                 num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None,
+                 start_size: int | None = None):
         self.image_size, self.channels, self.z_dim, self.z_dist = image_size, channels, z_dim, z_dist
         self.num_classes = num_classes
         self.width = self.default_width if width is None else width
         self.depth = self.default_depth if depth is None else depth
         self.d_norm = self.d_norms[0] if d_norm is None else d_norm
+        self.start_size = self.default_start_size(image_size) if start_size is None else start_size
         self._views: dict = {}  # (D, layer names) -> a Keras model of D's logits and those activations
         problem = self.problem()
         if problem:
             raise ValueError(problem)
 
+    @classmethod
+    def default_start_size(cls, image_size: int) -> int | None:
+        """G's first feature map (and D's last) is start_size x start_size, for families with the option."""
+        return None
+
     def problem(self) -> str | None:
         """Why this family cannot build a model of this shape, or None."""
+        if self.start_size is not None and "start_size" not in self.options:
+            return f"--start-size does not apply to the {self.name} family"
         if self.takes_labels and self.num_classes <= 0:
             return f"the {self.name} family needs class labels, and this data has none"
         if not self.takes_labels and self.num_classes:
@@ -154,7 +163,8 @@ class Family:
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.image_size}x{self.image_size}x{self.channels}, z {self.z_dim} "
-                f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth}, D norm {self.d_norm})")
+                f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth}, D norm {self.d_norm}, "
+                f"start size {self.start_size})")
 
     # --- building ----------------------------------------------------------------------------
 

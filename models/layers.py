@@ -72,14 +72,6 @@ def deconv(filters, in_size, out_size, name, kernels):
         kernel_initializer=DENSE_INIT, name=name)
 
 
-def halvings(size, times):
-    """carpedm20's conv_out_size_same applied repeatedly: [size, ceil(size/2), ...]."""
-    sizes = [size]
-    for _ in range(times):
-        sizes.append(-(-sizes[-1] // 2))
-    return sizes
-
-
 def kernels_or_default(kernels):
     """The builders' kernels: the given dcgan_cli.kernels.Kernels, or the default (`fast`)."""
     if kernels is not None:

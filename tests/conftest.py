@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -56,6 +57,50 @@ def trained_run(tmp_path_factory, mnist_dir):
     except SystemExit as exc:
         assert exc.code == 0, f"training exited with {exc.code}"
     return run
+
+
+# --- The MNIST classifier that `dcgan evaluate` measures with ------------------------------------
+
+@pytest.fixture(scope="session")
+def cache_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dcgan-cache")
+    saved = _with_cache_dir(folder)
+    yield folder
+    _restore_cache_dir(saved)
+
+
+def _with_cache_dir(folder):
+    saved = os.environ.get("DCGAN_CACHE_DIR")
+    os.environ["DCGAN_CACHE_DIR"] = str(folder)
+    return saved
+
+
+def _restore_cache_dir(saved):
+    if saved is None:
+        os.environ.pop("DCGAN_CACHE_DIR", None)
+    else:
+        os.environ["DCGAN_CACHE_DIR"] = saved
+
+
+@pytest.fixture(scope="session")
+def classifier(cache_dir, mnist_dir, mnist):
+    """A quick stand-in classifier written into the cache exactly as load_or_train_classifier would."""
+    import keras
+
+    from dcgan_cli.eval import classifier as clf
+    from dcgan_cli.pixels import to_model_range
+
+    keras.utils.set_random_seed(0)
+    model = clf.build_model()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    model.fit(to_model_range(mnist.train_images[:6000]), mnist.train_labels[:6000].astype(np.int32),
+              batch_size=128, epochs=1, verbose=0)
+    _, accuracy = model.evaluate(to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
+                                 batch_size=1000, verbose=0)
+    info = {"version": clf.VERSION, "test_accuracy": float(accuracy), "mnist_sha256": clf.mnist_digest(mnist),
+            "mnist_source": str(mnist_dir), "note": "test stand-in: 1 epoch on 6k images"}
+    clf._write_atomically(clf.cache_dir(), model, info)
+    return clf.load_or_train_classifier(mnist_dir)
 
 
 # --- Real `dcgan` processes on the smallest real configuration ------------------------------------

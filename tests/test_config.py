@@ -17,8 +17,8 @@ from dcgan_cli.config import RESUME_POLICY, Config
 from dcgan_cli.errors import UserError
 
 OLD_CONFIGS = Path(__file__).parent / "data" / "old_configs"
-# old model -> (family now, sync_bn now)
-MIGRATED = {"mnist-conditional": ("conditional", None), "mnist": ("dcgan", False), "dcgan": ("dcgan", None)}
+# old model -> (family now, sync_bn now, start_size now: carpedm20's, halving 28 and 32 four times)
+MIGRATED = {"mnist-conditional": ("conditional", None, None), "mnist": ("dcgan", False, 2), "dcgan": ("dcgan", None, 2)}
 
 
 def test_every_field_has_one_resume_rule_with_a_reason():
@@ -31,8 +31,9 @@ def test_old_config_files_load_as_families_with_typed_fields(model, tmp_path):
     shutil.copy(OLD_CONFIGS / f"{model}.json", tmp_path / "config.json")
     config = Config.load(tmp_path)
     config.validate()
-    family, sync_bn = MIGRATED[model]
+    family, sync_bn, start_size = MIGRATED[model]
     assert (config.family, config.sync_bn, config.kernels, config.depth) == (family, sync_bn, "fast", None)
+    assert config.start_size == start_size
     old = json.loads((OLD_CONFIGS / f"{model}.json").read_text())
     for name, value in old.items():
         if name not in ("model", "extra"):
@@ -43,6 +44,11 @@ def test_old_config_files_load_as_families_with_typed_fields(model, tmp_path):
 def test_runs_older_than_a_setting_keep_the_value_they_trained_with():
     config = Config.from_dict({"model": "mnist"})
     assert (config.family, config.ema, config.lr_decay, config.num_classes) == ("dcgan", 0.0, 0.0, 10)
+    # Unconditional runs from before `start_size` (families included) were built with carpedm20's start.
+    assert config.start_size == 2
+    assert Config.from_dict({"family": "dcgan", "image_size": 64}).start_size == 4
+    assert Config.from_dict({"family": "dcgan", "image_size": 32, "start_size": 4}).start_size == 4
+    assert Config.from_dict({"family": "mlp"}).start_size is None
 
 
 @pytest.mark.parametrize("data, needle", [({"model": "resnet"}, "resnet"), ({"extra": {"colour": 1}}, "colour"),
@@ -55,10 +61,10 @@ def test_config_json_that_no_dcgan_wrote_is_one_clear_error(data, needle):
 
 def test_resume_policy_keeps_the_model_and_allows_the_schedule():
     saved = Config(family="dcgan", num_classes=0, epochs=5)
-    requested = dataclasses.replace(saved, epochs=9, kernels="keras", width=32, batch_size=8)
+    requested = dataclasses.replace(saved, epochs=9, kernels="keras", width=32, batch_size=8, start_size=2)
     resumed = saved.resume_with(requested, typed={"epochs", "kernels"})
     assert (resumed.epochs, resumed.kernels, resumed.width) == (9, "keras", 64)
-    for name, value in (("width", 32), ("batch_size", 8)):
+    for name, value in (("width", 32), ("batch_size", 8), ("start_size", 2)):
         with pytest.raises(UserError, match=f"--{name.replace('_', '-')} {value} differs"):
             saved.resume_with(requested, typed={name})
     with pytest.raises(UserError, match="mnist-dcgan run, not mnist-mlp"):
@@ -68,8 +74,9 @@ def test_resume_policy_keeps_the_model_and_allows_the_schedule():
 def train_tiny(run, data, model, capsys):
     """A 1-step run of the shape an old config describes, trained by today's code."""
     shape = {"mnist-conditional": ["mnist", "--conditional", "--data-dir", data["mnist"]],
-             "mnist": ["mnist", "--data-dir", data["mnist"]],
-             "dcgan": ["folder", "--data-dir", data["folder"], "--image-size", 32, "--width", 8, "--crop", 0]}[model]
+             "mnist": ["mnist", "--data-dir", data["mnist"], "--start-size", "carpedm20"],
+             "dcgan": ["folder", "--data-dir", data["folder"], "--image-size", 32, "--width", 8, "--crop", 0,
+                       "--start-size", "carpedm20"]}[model]
     code, _, err = run_cli(["train", *shape, "--out", run, "--max-steps", 1, "--batch-size", 8, "--keep", 1,
                             "--sample-every", 100], capsys)
     assert code == 0, err

@@ -6,55 +6,11 @@ exercise loading, features, evaluating and the CLI. The slow tests train and che
 """
 
 import json
-import os
 
 import numpy as np
 import pytest
 
-from conftest import run_cli
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dcgan-cache")
-    saved = _with_cache_dir(folder)
-    yield folder
-    _restore_cache_dir(saved)
-
-
-def _with_cache_dir(folder):
-    saved = os.environ.get("DCGAN_CACHE_DIR")
-    os.environ["DCGAN_CACHE_DIR"] = str(folder)
-    return saved
-
-
-def _restore_cache_dir(saved):
-    if saved is None:
-        os.environ.pop("DCGAN_CACHE_DIR", None)
-    else:
-        os.environ["DCGAN_CACHE_DIR"] = saved
-
-
-@pytest.fixture(scope="session")
-def classifier(cache_dir, mnist_dir, mnist):
-    """A quick stand-in classifier written into the cache exactly as load_or_train_classifier would."""
-    import keras
-
-    from dcgan_cli.eval import classifier as clf
-
-    from dcgan_cli.pixels import to_model_range
-
-    keras.utils.set_random_seed(0)
-    model = clf.build_model()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    model.fit(to_model_range(mnist.train_images[:6000]), mnist.train_labels[:6000].astype(np.int32),
-              batch_size=128, epochs=1, verbose=0)
-    _, accuracy = model.evaluate(to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
-                                 batch_size=1000, verbose=0)
-    info = {"version": clf.VERSION, "test_accuracy": float(accuracy), "mnist_sha256": clf.mnist_digest(mnist),
-            "mnist_source": str(mnist_dir), "note": "test stand-in: 1 epoch on 6k images"}
-    clf._write_atomically(clf.cache_dir(), model, info)
-    return clf.load_or_train_classifier(mnist_dir)
+from conftest import _restore_cache_dir, _with_cache_dir, run_cli
 
 
 @pytest.fixture(scope="session")
@@ -223,7 +179,8 @@ def test_rgb_runs_are_measured_in_random_features(tmp_path):
                     num_classes=0, width=8, batch_size=16)
     generator = config.make_family().build_generator()
     results = evaluator(config, num=20)(generator)
-    assert {"fid", "kid", "kid_std", "precision", "recall"} == set(results)  # no classifier: no IS, no labels
+    # No classifier: no IS, no labels, no classes; the label-free coverage signals.
+    assert {"fid", "kid", "kid_std", "precision", "recall", "duplicate_share", "clusters"} == set(results)
     assert results["fid"] > 0
 
 
@@ -258,3 +215,118 @@ def test_train_with_eval_every_logs_metrics_and_keeps_the_best(classifier, mnist
     new_steps, new_fids = read_scalars(run / "logs")["eval/fid"]
     assert list(new_steps) == [20, 40, 60, 80]
     assert after["step"] == new_steps[int(np.argmin(new_fids))]
+
+
+# --- mode coverage (issue 16) ----------------------------------------------------------------------
+
+def test_collapse_warning_from_classes_and_from_label_free_signals():
+    from dcgan_cli.eval.evaluate import collapse_warning
+
+    reference = np.full(10, 0.1)
+    healthy = {f"class_share_{k}": 0.1 for k in range(10)}
+    assert collapse_warning(healthy, class_reference=reference) is None
+    collapsed = {f"class_share_{k}": share for k, share in enumerate([0.3, 0.3, 0.3, 0.04, 0.06, 0, 0, 0, 0, 0])}
+    line = collapse_warning(collapsed, class_reference=reference)
+    assert line.startswith("samples are collapsing: 6 of 10 classes") and "3 (4.0%)" in line and "4 (" not in line
+    assert "\n" not in line
+
+    real = {"recall": 0.8, "duplicate_share": 0.01, "clusters": 18.0}
+    assert collapse_warning({"recall": 0.6, "duplicate_share": 0.02, "clusters": 16.0}, real) is None
+    line = collapse_warning({"recall": 0.01, "duplicate_share": 0.3, "clusters": 5.0}, real)
+    assert "recall 0.01" in line and "30% of samples are near-duplicates" in line and "5.0 clusters" in line
+    assert collapse_warning({"recall": 0.6, "duplicate_share": 0.02, "clusters": 8.0}, real).count(";") == 0  # one sign
+
+
+def test_classifier_size_resizes_by_area_and_keeps_28_pixel_images():
+    from dcgan_cli.eval.evaluate import to_classifier_size
+
+    images = np.random.default_rng(0).uniform(-1, 1, (3, 28, 28, 1)).astype(np.float32)
+    assert to_classifier_size(images) is images
+    big = np.repeat(np.repeat(images, 2, axis=1), 2, axis=2)  # 56x56, each pixel a 2x2 block
+    assert np.allclose(to_classifier_size(big), images, atol=1e-5)  # area averaging undoes it exactly
+    assert to_classifier_size(images[:, :16, :16]).shape == (3, 28, 28, 1)
+
+
+@pytest.fixture(scope="session")
+def unconditional_run(tmp_path_factory, mnist_dir):
+    """A 40-step unconditional MNIST run (collapsed, as every GAN is this early), evaluated during training."""
+    run = tmp_path_factory.mktemp("runs") / "mnist"
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--out", run, "--max-steps", 40,
+                            "--batch-size", 16, "--eval-every", 20, "--eval-samples", 200, "--log-every", 10])
+    assert code == 0, err
+    return run
+
+
+def test_evaluate_reports_class_coverage_of_an_unconditional_run(classifier, unconditional_run, mnist_dir, tmp_path, capsys):
+    out = tmp_path / "metrics.json"
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", unconditional_run, "--num", 500, "--json", out,
+                                 "--data-dir", mnist_dir], capsys)
+    assert code == 0, err
+    results = json.loads(out.read_text())
+    shares = [results[f"class_share_{k}"] for k in range(10)]
+    assert sum(shares) == pytest.approx(1.0) and results["max_class_share"] == max(shares)
+    assert [results[f"test_class_share_{k}"] for k in range(10)][1] == pytest.approx(1135 / 10000)
+    assert isinstance(results["classes_covered"], int) and 0 < results["class_entropy"] <= np.log2(10)
+    # The real baseline (500 training images) covers every class; 40 steps of training do not.
+    assert results["real_classes_covered"] == 10 and results["classes_covered"] < 10
+    assert results["real_duplicate_share"] < 0.05 < results["duplicate_share"]
+    assert results["real_clusters"] > 2 * results["clusters"]
+    assert "label_accuracy" not in results
+    assert "classes_covered" in stdout and "class shares of the samples (of the real test set): 0:" in stdout
+
+
+def test_training_logs_coverage_and_warns_when_samples_collapse(classifier, unconditional_run):
+    from dcgan_cli.viz.plots import read_scalars
+
+    scalars = read_scalars(unconditional_run / "logs")
+    for name in ("eval/classes_covered", "eval/min_class_share", "eval/max_class_share", "eval/class_entropy",
+                 "eval/duplicate_share", "eval/clusters"):
+        assert list(scalars[name][0]) == [20, 40], name
+
+
+def test_training_warning_is_one_line_in_the_log(classifier, mnist_dir, tmp_path, capsys):
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--out", tmp_path / "run", "--max-steps", 10,
+                            "--batch-size", 16, "--eval-every", 10, "--eval-samples", 100], capsys)
+    assert code == 0, err
+    warnings = [line for line in err.splitlines() if line.startswith("warning: step 10: samples are collapsing:")]
+    assert len(warnings) == 1 and "classes get under half their real share" in warnings[0], err
+
+
+def test_classifier_mnist_measures_a_folder_of_digits(classifier, mnist_dir, tmp_path, capsys):
+    from dcgan_cli.datasets.testdata import write_mnist_folder
+
+    folder = write_mnist_folder(tmp_path / "digits", mnist_dir, count=300, size=32)
+    files = sorted(folder.rglob("*.png"))
+    assert len(files) == 300 and files[0].name == "00000_5.png"  # the label is the name's last digit
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "folder", "--data-dir", folder, "--out", run, "--channels", 1, "--image-size", 32,
+                            "--crop", 0, "--width", 8, "--batch-size", 16, "--max-steps", 5], capsys)
+    assert code == 0, err
+    out = tmp_path / "m.json"
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist", "--num", 200, "--json", out], capsys)
+    assert code == 0, err
+    results = json.loads(out.read_text())
+    assert "resized from 32x32 to 28x28" in results["feature_space"]
+    # The run's own digits, shrunk back to 28x28, are recognised: the baseline covers every class.
+    assert results["real_classes_covered"] == 10 and results["real_fid"] < results["fid"]
+    assert {"class_entropy", "min_class_share", "duplicate_share", "clusters", "recall"} <= set(results)
+
+    code, _, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "imagenet"], capsys)
+    assert code == 2 and "invalid value for '--classifier'" in err.lower(), err
+
+
+def test_classifier_mnist_refuses_rgb_runs_before_any_work(tmp_path, capsys):
+    from dcgan_cli.config import Config
+
+    run = tmp_path / "rgb"
+    (run / "ckpt").mkdir(parents=True)
+    Config(dataset="folder", family="dcgan", image_size=32, channels=3, num_classes=0, width=8).save(run)
+    # A checkpoint that names its files but holds no weights: refusing must not need to read them.
+    (run / "ckpt" / "checkpoint").write_text('model_checkpoint_path: "ckpt-1"\n')
+    (run / "ckpt" / "ckpt-1.index").write_bytes(b"")
+    code, _, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist"], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 2 and len(lines) == 1 and "--classifier mnist measures unconditional 1-channel runs" in lines[0], err
+    assert (run / "ckpt" / "ckpt-1.index").exists() and not (run / "ckpt" / "damaged").exists()  # nothing touched
+    code, _, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist", "--features", "inception"], capsys)
+    assert code == 2 and "--classifier mnist and --features inception each choose the feature space" in err, err

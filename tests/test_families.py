@@ -109,6 +109,11 @@ def test_mlp_trains_50_steps_on_mnist(mnist_dir, tmp_path, capsys):
     (["train", "mnist", "--conditional", "--family", "mlp"], "--conditional"),
     (["train", "mnist", "--family", "mlp", "--depth", "0"], "--depth"),
     (["train", "lsun", "--family", "conditional"], "conditional"),
+    (["train", "mnist", "--conditional", "--start-size", "4"], "--start-size does not apply to the conditional family"),
+    (["train", "folder", "--family", "mlp", "--start-size", "auto"], "--start-size does not apply to the mlp family"),
+    (["train", "mnist", "--start-size", "5"], "--start-size 5 cannot be reached by halving 28; use one of 14, 7, 4, 2"),
+    (["train", "folder", "--image-size", "32", "--start-size", "1"], "use one of 16, 8, 4, 2"),
+    (["train", "mnist", "--start-size", "big"], "--start-size must be auto, carpedm20 or a size in pixels, got 'big'"),
 ])
 def test_family_mistakes_are_one_line(args, needle, tmp_path, capsys):
     code, _, err = run_cli([*args, "--out", tmp_path / "run"], capsys)

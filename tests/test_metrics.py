@@ -94,3 +94,38 @@ def test_label_accuracy_overall_and_per_class():
     overall, per_class = metrics.label_accuracy(pred, target, num_classes=4)
     assert overall == pytest.approx(0.5)
     assert per_class[:3].tolist() == [0.5, 1.0, 0.0] and np.isnan(per_class[3])
+
+
+def test_class_coverage_of_a_uniform_and_a_collapsed_set():
+    reference = np.full(10, 0.1)
+    even = metrics.class_coverage(np.arange(1000) % 10, reference)
+    assert even["classes_covered"] == 10 and even["class_entropy"] == pytest.approx(np.log2(10))
+    assert even["min_class_share"] == even["max_class_share"] == pytest.approx(0.1)
+    assert even["class_share_tv"] == pytest.approx(0.0)
+    # 4 shapes, plus a sprinkling of the rest below a quarter of their real share (2.5%).
+    pred = np.concatenate([np.repeat([3, 8, 0, 1], 235), np.repeat([2, 4, 5, 6, 7, 9], 10)])
+    collapsed = metrics.class_coverage(pred, reference)
+    assert collapsed["classes_covered"] == 4
+    assert collapsed["class_share_3"] == pytest.approx(0.235) and collapsed["min_class_share"] == pytest.approx(0.01)
+    assert 2.0 < collapsed["class_entropy"] < 2.4  # a little over log2(4)
+    assert collapsed["class_share_tv"] == pytest.approx(4 * 0.135)
+
+
+def test_duplicate_share_is_the_quantile_for_real_data_and_high_for_repeats():
+    real = gaussian(2000, [0.0] * 8, [1.0] * 8, seed=4)
+    fresh = gaussian(2000, [0.0] * 8, [1.0] * 8, seed=5)
+    assert metrics.duplicate_share(fresh, real, quantile=0.05) == pytest.approx(0.05, abs=0.03)
+    # A generator that repeats 50 images (with a tiny jitter) is all near-duplicates.
+    repeats = np.repeat(fresh[:50], 40, axis=0) + gaussian(2000, [0.0] * 8, [1e-3] * 8, seed=6)
+    assert metrics.duplicate_share(repeats, real, quantile=0.05) > 0.95
+
+
+def test_kmeans_finds_separated_blobs_and_effective_clusters_counts_them():
+    centres = np.array([[0, 0], [10, 0], [0, 10], [10, 10]], np.float64)
+    points = np.repeat(centres, 100, axis=0) + gaussian(400, [0.0, 0.0], [0.5, 0.5], seed=7)
+    found = metrics.kmeans(points, 4, seed=0)
+    assert np.allclose(np.sort(found, axis=0), np.sort(centres, axis=0), atol=0.3)
+    assert np.array_equal(found, metrics.kmeans(points, 4, seed=0))  # seeded
+    assert metrics.effective_clusters(points, found) == pytest.approx(4.0, rel=1e-6)
+    assert metrics.effective_clusters(points[:100], found) == pytest.approx(1.0)  # one blob fills one cluster
+    assert metrics.effective_clusters(points[:200], found) == pytest.approx(2.0)

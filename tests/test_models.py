@@ -55,21 +55,25 @@ def test_conditional_mnist_matches_carpedm20_layer_for_layer():
     assert D.count_params() == sum(p for _, _, p in CONDITIONAL_D)
 
 
-@pytest.mark.parametrize("size,width,start", [(64, 128, 4), (32, 64, 2), (128, 64, 8), (28, 64, 2)])
-def test_dcgan_shapes_follow_the_paper(size, width, start):
+@pytest.mark.parametrize("size,width,start_size,start,stages", [
+    (64, 128, None, 4, 4), (128, 64, None, 8, 4), (32, 64, None, 4, 3), (28, 64, None, 4, 3),  # the paper's 4x4
+    (28, 64, 2, 2, 4), (32, 64, 2, 2, 4), (28, 64, 7, 7, 2)])  # carpedm20's 2x2 (halving four times); 7x7
+def test_dcgan_shapes_follow_the_paper(size, width, start_size, start, stages):
     channels = 1 if size == 28 else 3
-    G, D = build_models("dcgan", size, channels, 100, 0, width)
+    G, D = FAMILIES["dcgan"](size, channels, 100, "uniform", 0, width, start_size=start_size).build()
     convs = [l for l in G.layers if l.name.startswith("g_h") and l.count_params()]
     shapes = [tuple(l.output.shape[1:]) for l in convs]
-    # z -> (s/16)^2 x 8w, then 4w, 2w, w, channels; e.g. the paper's 4x4x1024 -> 64x64x3 at width 128.
-    assert shapes[0] == (start * start * width * 8,)
+    # z -> start x start x w*2^(stages-1), then doubling the size and halving the channels up to the image: the
+    # paper's 4x4x1024 -> 8x8x512 -> 16x16x256 -> 32x32x128 -> 64x64x3 at width 128; 4x4x256 -> 7x7x128 -> ... at 28.
     sizes = [size]
-    for _ in range(4):
+    for _ in range(stages):
         sizes.append(-(-sizes[-1] // 2))
-    assert shapes[1:] == [(sizes[3], sizes[3], width * 4), (sizes[2], sizes[2], width * 2),
-                          (sizes[1], sizes[1], width), (size, size, channels)]
+    assert sizes[-1] == start
+    assert shapes[0] == (start * start * width * 2 ** (stages - 1),)
+    assert shapes[1:] == [(sizes[i], sizes[i], width * 2 ** (i - 1)) for i in range(stages - 1, 0, -1)] + \
+        [(size, size, channels)]
     d_convs = [tuple(l.output.shape[1:]) for l in D.layers if l.name.endswith("_conv")]
-    assert [s[-1] for s in d_convs] == [width, width * 2, width * 4, width * 8]
+    assert d_convs == [(sizes[i + 1], sizes[i + 1], width * 2 ** i) for i in range(stages)]
     assert D.output.shape[1:] == (1,)
 
 

@@ -3,7 +3,14 @@
 MNIST (28x28, one channel) is measured in the feature space of the project's own MNIST classifier
 (dcgan_cli.eval.classifier) against the 10k held-out test images. The real-data baseline is a seeded,
 disjoint set of training images measured the same way; it never changes, so it is cached beside
-the classifier. Other image types have no offline pretrained network (see RandomFeatures).
+the classifier. Other 1-channel runs can be measured the same way (`--classifier mnist`: samples
+resized to 28x28; the baseline is the run's own training images). Other image types have no
+offline pretrained network (see RandomFeatures).
+
+Beside FID and friends, every evaluation says how the samples cover the data (a collapsed
+generator can score a fair FID on a few modes): with a classifier, how they spread over the
+classes; in any feature space, the share of near-duplicate samples and the number of clusters of
+the reference features they fill. collapse_warning turns those into the trainer's one-line warning.
 """
 
 from __future__ import annotations
@@ -21,18 +28,36 @@ KID_SUBSETS = 100
 KID_SUBSET_SIZE = 1000
 PR_K = 3
 BASELINE_SEED = 0
+# k-means clusters of the reference features whose filling `clusters` counts (real images fill most of them).
+CLUSTERS = 20
+# Bump when measure() gains keys, so cached real-data baselines are recomputed.
+METRICS_VERSION = 2
+CLASSIFIER_SIZE = 28
+CLASSIFIERS = ("mnist",)
 # Order of the report's rows; keys absent from a result (e.g. label accuracy of an unconditional model) are skipped.
-REPORT_KEYS = ("fid", "kid", "kid_std", "inception_score", "precision", "recall", "label_accuracy")
+REPORT_KEYS = ("fid", "kid", "kid_std", "inception_score", "precision", "recall", "label_accuracy",
+               "classes_covered", "class_entropy", "min_class_share", "max_class_share", "class_share_tv",
+               "duplicate_share", "clusters")
 
 
-def measure(features, probs, reference, labels=None, num_classes=10, kid_subsets=KID_SUBSETS) -> dict:
-    """Every metric of one image set against the reference features; probs/labels may be None."""
+def measure(features, probs, reference, labels=None, num_classes=10, kid_subsets=KID_SUBSETS,
+            class_reference=None, centres=None) -> dict:
+    """Every metric of one image set against the reference features; probs/labels may be None.
+
+    class_reference (the real data's class shares) adds class coverage from probs; centres
+    (k-means of the reference) add the number of clusters the images fill.
+    """
     result = {"fid": metrics.fid(features, reference)}
     result["kid"], result["kid_std"] = metrics.kid(features, reference, subsets=kid_subsets,
                                                    subset_size=KID_SUBSET_SIZE)
     if probs is not None:
         result["inception_score"], result["inception_score_std"] = metrics.inception_score(probs)
     result["precision"], result["recall"] = metrics.precision_recall(reference, features, k=PR_K)
+    result["duplicate_share"] = metrics.duplicate_share(features, reference)
+    if centres is not None:
+        result["clusters"] = metrics.effective_clusters(features, centres)
+    if probs is not None and class_reference is not None:
+        result.update(metrics.class_coverage(np.argmax(probs, axis=1), class_reference))
     if labels is not None and probs is not None:
         overall, per_class = metrics.label_accuracy(np.argmax(probs, axis=1), labels, num_classes)
         result["label_accuracy"] = overall
@@ -46,34 +71,70 @@ def is_mnist(config) -> bool:
     return config.dataset == "mnist" and config.image_size == 28 and config.channels == 1
 
 
-class MnistSpace:
-    """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS and labels."""
+def to_classifier_size(images, size: int = CLASSIFIER_SIZE) -> np.ndarray:
+    """Images in [-1, 1] resized to size x size for the MNIST classifier.
 
-    def __init__(self, data_dir=None, log=print):
+    Shrinking averages areas (the box filter, as the training pipeline shrinks): every pixel of a
+    32- or 64-pixel sample counts, so no stroke falls between sample points. Of the filters
+    measured, it kept the classifier's accuracy on resized real digits highest (benchmarks/README.md).
+    Growing (smaller images) is bilinear.
+    """
+    images = np.asarray(images, np.float32)
+    if images.shape[1:3] == (size, size):
+        return images
+    import tensorflow as tf
+
+    method = "area" if images.shape[1] >= size else "bilinear"
+    out = [tf.image.resize(images[start:start + 1000], (size, size), method=method).numpy()
+           for start in range(0, len(images), 1000)]
+    return np.clip(np.concatenate(out), -1.0, 1.0)
+
+
+class MnistSpace:
+    """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS, labels and classes.
+
+    run_config: a non-MNIST 1-channel run measured with this classifier (`--classifier mnist`): its
+    images are resized to 28x28 and its real baseline is its own training images, resized alike, so
+    the baseline shows what the resizing alone costs.
+    """
+
+    def __init__(self, data_dir=None, log=print, run_config=None):
         from dcgan_cli.eval.classifier import load_or_train_classifier
         from dcgan_cli.datasets.mnist import load_mnist
 
         self.data_dir = data_dir
+        self.run_config = run_config
         self.classifier = load_or_train_classifier(data_dir, log=log)
         self.mnist = load_mnist(data_dir)
         self.reference, _ = self.classifier.features_and_probs(to_model_range(self.mnist.test_images))
+        self.centres = metrics.kmeans(self.reference, CLUSTERS)
         self.class_prior = np.bincount(self.mnist.train_labels, minlength=10) / len(self.mnist.train_labels)
+        self.test_shares = np.bincount(self.mnist.test_labels, minlength=10) / len(self.mnist.test_labels)
         self.description = (f"the project's MNIST classifier's 128-d penultimate layer "
                             f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k MNIST test images")
         self.protocol = {"network": "the project's MNIST classifier, 128-d penultimate layer", "resize": "none (28x28)",
                          "reference": "the 10k MNIST test images"}
+        if run_config is not None:
+            self.class_prior = None  # the run is unconditional: no labels to draw
+            size = run_config.image_size
+            self.description += f"; samples and the run's own training images resized from {size}x{size} to 28x28 by area averaging"
+            self.protocol["resize"] = f"area averaging from {size}x{size} to 28x28"
 
     def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
-        features, probs = self.classifier.features_and_probs(images)
-        return measure(features, probs, self.reference, labels, kid_subsets=kid_subsets)
+        features, probs = self.classifier.features_and_probs(to_classifier_size(images))
+        return measure(features, probs, self.reference, labels, kid_subsets=kid_subsets,
+                       class_reference=self.test_shares, centres=self.centres)
 
     def real_baseline(self, num: int, log=print) -> dict:
         """`num` training images (seeded) measured like a model's samples; cached, as it never changes."""
         from dcgan_cli.eval.classifier import VERSION, cache_dir
 
+        if self.run_config is not None:
+            log(f"computing the real-data baseline ({num} of the run's training images vs the 10k MNIST test images)")
+            return self.score(training_images(self.run_config, num))
         path = cache_dir() / f"real_baseline_n{num}.json"
         key = {"classifier_version": VERSION, "mnist_sha256": self.classifier.info["mnist_sha256"],
-               "num": num, "seed": BASELINE_SEED, "kid_subsets": KID_SUBSETS}
+               "num": num, "seed": BASELINE_SEED, "kid_subsets": KID_SUBSETS, "metrics_version": METRICS_VERSION}
         try:
             cached = json.loads(path.read_text())
             if cached.get("key") == key:
@@ -124,23 +185,29 @@ class RandomFeatures:
         return np.concatenate(out)
 
 
-def halves_of_training_images(config, num: int) -> tuple[np.ndarray, np.ndarray]:
-    """Two disjoint sets of up to `num` training images each, floats in [-1, 1], as the run's pipeline
-    decodes them: a reference, and real images to measure against it."""
+def training_images(config, num: int) -> np.ndarray:
+    """The first num images of the run's first epoch (a permutation: none twice), floats in [-1, 1] as
+    its pipeline decodes them; fewer if the data is smaller."""
     from dcgan_cli.datasets import training_data
 
     data = training_data(config)
-    dataset, examples = data.dataset, data.num_examples
-    half = min(num, examples // 2)  # the first epoch is a permutation: no image appears twice
-    if half < PR_K + 1:
-        raise UserError(f"the run's dataset has only {examples} images; evaluation needs at least {2 * PR_K + 2}")
-    images = []
-    for batch, _ in dataset:
-        images.append(batch.numpy())
-        if sum(len(b) for b in images) >= 2 * half:
+    wanted = min(num, data.num_examples)
+    images, have = [], 0
+    for batch, _ in data.dataset:
+        if have >= wanted:
             break
-    images = np.concatenate(images)[:2 * half]
-    return images[:half], images[half:]
+        images.append(batch.numpy())
+        have += len(images[-1])
+    return np.concatenate(images)[:wanted] if images else np.zeros((0,))
+
+
+def halves_of_training_images(config, num: int) -> tuple[np.ndarray, np.ndarray]:
+    """Two disjoint sets of up to `num` training images each: a reference, and real images to measure against it."""
+    images = training_images(config, 2 * num)
+    half = len(images) // 2
+    if half < PR_K + 1:
+        raise UserError(f"the run's dataset has only {len(images)} images; evaluation needs at least {2 * PR_K + 2}")
+    return images[:half], images[half:2 * half]
 
 
 class RgbSpace:
@@ -152,16 +219,17 @@ class RgbSpace:
         self.net = RandomFeatures(config.channels)
         reference, real = halves_of_training_images(config, num)
         self.reference = self.net.features(reference)
+        self.centres = metrics.kmeans(self.reference, min(CLUSTERS, len(reference)))
         self._real = self.net.features(real)
         self.description = f"{self.net.description}; reference: {len(reference)} training images"
         self.protocol = {"network": self.net.description, "resize": "none (the run's image size)",
                          "reference": f"{len(reference)} training images"}
 
     def score(self, images, labels=None, kid_subsets=KID_SUBSETS) -> dict:
-        return measure(self.net.features(images), None, self.reference, kid_subsets=kid_subsets)
+        return measure(self.net.features(images), None, self.reference, kid_subsets=kid_subsets, centres=self.centres)
 
     def real_baseline(self, num: int, log=print) -> dict:
-        return measure(self._real, None, self.reference)
+        return measure(self._real, None, self.reference, centres=self.centres)
 
 
 class InceptionSpace:
@@ -239,15 +307,33 @@ def with_data_dir(config, data_dir):
     return config if data_dir is None else dataclasses.replace(config, data_dir=str(data_dir))
 
 
-def feature_space(config, data_dir=None, num: int = 10000, log=print, features: str = "auto", inception_weights=None):
-    """auto: the MNIST classifier for MNIST, random features otherwise; inception: the FID Inception network."""
+def feature_space(config, data_dir=None, num: int = 10000, log=print, features: str = "auto", inception_weights=None,
+                  classifier: str | None = None):
+    """auto: the MNIST classifier for MNIST (and, with classifier="mnist", any unconditional 1-channel run),
+    random features otherwise; inception: the FID Inception network."""
+    check_classifier(config, classifier, features)
     if features == "inception":
         return InceptionSpace(config, data_dir, num, inception_weights, log=log)
     if features != "auto":
         raise UserError(f"--features {features} is unknown; choose one of {', '.join(FEATURES)}")
     if is_mnist(config):
         return MnistSpace(data_dir if data_dir is not None else config.data_dir, log=log)
+    if classifier == "mnist":
+        return MnistSpace(None, log=log, run_config=with_data_dir(config, data_dir))
     return RgbSpace(with_data_dir(config, data_dir), num, log=log)
+
+
+def check_classifier(config, classifier, features: str = "auto") -> None:
+    """A user error, before any work, when `classifier` cannot measure this run."""
+    if classifier is None:
+        return
+    if classifier not in CLASSIFIERS:
+        raise UserError(f"--classifier {classifier} is unknown; the one available is mnist")
+    if features != "auto":
+        raise UserError(f"--classifier {classifier} and --features {features} each choose the feature space; pass one")
+    if not is_mnist(config) and (config.channels != 1 or config.conditional):
+        raise UserError(f"--classifier mnist measures unconditional 1-channel runs; this run has {config.channels} "
+                        f"channels{' and labels' if config.conditional else ''}: drop --classifier")
 
 
 # --- generating and evaluating -------------------------------------------------------------------
@@ -260,23 +346,31 @@ def draw(family, generator, num: int, seed: int, class_prior=None):
 
 
 def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print, features: str = "auto",
-             inception_weights=None) -> dict:
+             inception_weights=None, classifier=None) -> dict:
     """Flat metrics of the checkpoint's samples, plus the real-data baseline under `real_` keys and the
-    protocol (network, resize, N, reference set, real-data floor) under `protocol`."""
+    protocol (network, resize, N, reference set, real-data floor) under `protocol`. With a classifier,
+    the real test set's class shares come under `test_class_share_K`."""
+    from dcgan_cli.config import Config
     from dcgan_cli.restore import load_run
+    from dcgan_cli.run_dir import run_of_checkpoint
 
     if num is None or num < 2 * PR_K + 2:
         raise UserError(f"--num must be at least {2 * PR_K + 2} (10000 is standard), got {num}")
+    if classifier is not None:  # refused before any checkpoint is read
+        check_classifier(Config.load(run_of_checkpoint(checkpoint)), classifier, features)
     if features == "inception":
         from dcgan_cli.eval.inception import check_weights_file
 
         check_weights_file(inception_weights)  # before the generator is built: a missing file fails at once
     run = load_run(checkpoint)
-    space = feature_space(run.config, data_dir, num, log=log, features=features, inception_weights=inception_weights)
+    space = feature_space(run.config, data_dir, num, log=log, features=features, inception_weights=inception_weights,
+                          classifier=classifier)
     images, labels = draw(run.family, run.generator, num, seed, space.class_prior)
     results = space.score(images, labels)
     results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
                     if not k.startswith("label_accuracy") or run.family.takes_labels})
+    if isinstance(space, MnistSpace):
+        results.update({f"test_class_share_{k}": float(v) for k, v in enumerate(space.test_shares)})
     results.update({"step": run.step, "num": num, "seed": seed, "feature_space": space.description})
     results["protocol"] = {**space.protocol, "num": num,
                            "real_floor": f"the real_* keys: {num} real images, disjoint from the reference, measured the same way"}
@@ -287,6 +381,8 @@ def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets
     """For the trainer's --eval-every: build the feature space once, return generator -> metrics dict.
 
     The same z (and labels) every call, so successive numbers differ only through the generator.
+    `run.baseline` holds the real data's figures at the same size and `run.class_reference` the real
+    class shares (None without a classifier): what collapse_warning compares with.
     """
     space = feature_space(config, data_dir, num, log=log)
     family = config.make_family()
@@ -295,13 +391,55 @@ def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets
         images, labels = draw(family, generator, num, seed, space.class_prior)
         return space.score(images, labels, kid_subsets=kid_subsets)
 
+    run.baseline = space.real_baseline(num, log=log)
+    run.class_reference = getattr(space, "test_shares", None)
     return run
+
+
+# --- collapse warning -----------------------------------------------------------------------------
+# Each threshold separates one collapsed and one healthy run (benchmarks/README.md, "Unconditional
+# training (issue 16)"), at --eval-samples 2000.
+# With a classifier: a class that gets under this fraction of its real share is (nearly) missing.
+CLASS_SHARE_FLOOR = 0.5
+# Without one: recall below this, more near-duplicates than this, or fewer clusters filled than this
+# fraction of the real images'.
+RECALL_FLOOR = 0.05
+DUPLICATE_CEILING = 0.1
+CLUSTER_FRACTION = 0.5
+
+
+def collapse_warning(results: dict, baseline: dict | None = None, class_reference=None) -> str | None:
+    """One line saying how the samples collapse, or None when they look healthy.
+
+    Class coverage decides when the results have it (a classifier exists for the data); otherwise
+    the label-free signals do, any one of them sufficing.
+    """
+    if class_reference is not None and "class_share_0" in results:
+        shares = np.array([results[f"class_share_{k}"] for k in range(len(class_reference))])
+        missing = np.flatnonzero(shares < CLASS_SHARE_FLOOR * np.asarray(class_reference))
+        if not len(missing):
+            return None
+        listed = ", ".join(f"{k} ({shares[k]:.1%})" for k in missing)
+        return (f"samples are collapsing: {len(missing)} of {len(shares)} classes get under half their real share: "
+                f"{listed}; the largest class has {shares.max():.0%}")
+    signs = []
+    if results.get("recall", 1.0) < RECALL_FLOOR:
+        signs.append(f"recall {results['recall']:.2f} < {RECALL_FLOOR}")
+    if results.get("duplicate_share", 0.0) > DUPLICATE_CEILING:
+        signs.append(f"{results['duplicate_share']:.0%} of samples are near-duplicates (real data: "
+                     f"{(baseline or {}).get('duplicate_share', 0.01):.0%})")
+    real_clusters = (baseline or {}).get("clusters")
+    if real_clusters and results.get("clusters", real_clusters) < CLUSTER_FRACTION * real_clusters:
+        signs.append(f"they fill {results['clusters']:.1f} clusters of the real images' {real_clusters:.1f}")
+    return f"samples are collapsing: {'; '.join(signs)}" if signs else None
 
 
 def format_report(results: dict) -> str:
     """A table: metric, model, real-data baseline; then per-class label accuracy and the feature space."""
     def cell(value):
-        return "-" if value is None else f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
+        if value is None:
+            return "-"
+        return str(value) if isinstance(value, int) else f"{value:.4f}" if abs(value) < 1000 else f"{value:.1f}"
 
     lines = [f"{'metric':<18}{'model':>12}{'real data':>12}"]
     for key in REPORT_KEYS:
@@ -310,11 +448,16 @@ def format_report(results: dict) -> str:
     per_class = [f"{k}: {results[f'label_accuracy_{k}']:.1%}" for k in range(100) if f"label_accuracy_{k}" in results]
     if per_class:
         lines.append("per-class label accuracy: " + ", ".join(per_class))
+    shares = [f"{k}: {results[f'class_share_{k}']:.1%}" + (f" ({results[f'test_class_share_{k}']:.1%})"
+                                                           if f"test_class_share_{k}" in results else "")
+              for k in range(100) if f"class_share_{k}" in results]
+    if shares:
+        lines.append("class shares of the samples (of the real test set): " + ", ".join(shares))
     if "feature_space" in results:
         lines.append(f"feature space: {results['feature_space']}")
     if "step" in results:
         lines.append(f"{results.get('num')} samples (seed {results.get('seed')}) at step {results['step']}; "
-                     f"FID/KID lower is better, the others higher")
+                     f"lower is better for FID, KID, max_class_share, class_share_tv and duplicate_share, higher for the others")
     return "\n".join(lines)
 
 

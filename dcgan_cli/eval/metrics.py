@@ -152,3 +152,101 @@ def label_accuracy(pred, target, num_classes: int = 10) -> tuple[float, np.ndarr
     per_class = np.array([correct[target == c].mean() if np.any(target == c) else np.nan
                           for c in range(num_classes)])
     return float(correct.mean()), per_class
+
+
+# --- mode coverage ---------------------------------------------------------------------------------
+# A collapsed generator can score a fair FID on few modes; these say how its samples spread. With a
+# classifier: over the classes. Without one (LSUN, folders): near-duplicates and clusters of the
+# real images' features.
+
+# A class counts as covered when it gets at least this fraction of its share of the real data.
+COVERED_FRACTION = 0.25
+
+
+def class_shares(pred, num_classes: int) -> np.ndarray:
+    """The fraction of the predictions that fall in each class."""
+    pred = np.asarray(pred).ravel()
+    if not len(pred):
+        raise ValueError("class shares need at least one prediction")
+    return np.bincount(pred, minlength=num_classes)[:num_classes] / len(pred)
+
+
+def entropy_bits(shares) -> float:
+    """Shannon entropy of a distribution in bits (log2 of the number of classes when uniform)."""
+    p = np.asarray(shares, np.float64)
+    p = p[p > 0] / p.sum()
+    return float(max(0.0, -np.sum(p * np.log2(p))))  # never -0.0
+
+
+def class_coverage(pred, reference_shares, covered_fraction: float = COVERED_FRACTION) -> dict:
+    """How predicted classes spread, against the real data's class shares.
+
+    classes_covered counts classes whose share reaches covered_fraction of their real share;
+    class_share_tv is the total-variation distance to the real shares (0 equal, 1 disjoint).
+    """
+    reference = np.asarray(reference_shares, np.float64)
+    shares = class_shares(pred, len(reference))
+    result = {f"class_share_{k}": float(s) for k, s in enumerate(shares)}
+    result.update({
+        "classes_covered": int(np.sum(shares >= covered_fraction * reference)),
+        "class_entropy": entropy_bits(shares),
+        "min_class_share": float(shares.min()),
+        "max_class_share": float(shares.max()),
+        "class_share_tv": float(0.5 * np.abs(shares - reference).sum()),
+    })
+    return result
+
+
+def nearest_neighbour_distances(features) -> np.ndarray:
+    """Euclidean distance from each row to its nearest other row."""
+    return np.sqrt(_knn_radii(np.asarray(features, np.float64), 1))
+
+
+def duplicate_share(fake_feats, real_feats, quantile: float = 0.01, seed: int = 0) -> float:
+    """The fraction of fakes whose nearest other fake is closer than real images' `quantile`-closest pairs.
+
+    The threshold is the `quantile` of the real images' nearest-neighbour distances among as many
+    real images as there are fakes (nearest neighbours come closer as a set grows), so real data
+    scores `quantile` by construction and a generator repeating itself scores far more.
+    """
+    fake = np.asarray(fake_feats, np.float64)
+    real = np.asarray(real_feats, np.float64)
+    if len(fake) < 2 or len(real) < 2:
+        raise ValueError("duplicate_share needs at least 2 rows in each set")
+    pick = np.random.default_rng(seed).choice(len(real), min(len(fake), len(real)), replace=False)
+    threshold = np.quantile(nearest_neighbour_distances(real[pick]), quantile)
+    return float(np.mean(nearest_neighbour_distances(fake) < threshold))
+
+
+def kmeans(features, k: int, iterations: int = 30, seed: int = 0) -> np.ndarray:
+    """k centres by Lloyd's algorithm from a k-means++ start (seeded: the same centres every time)."""
+    x = np.asarray(features, np.float64)
+    if len(x) < k:
+        raise ValueError(f"k-means with k={k} needs at least {k} rows, got {len(x)}")
+    rng = np.random.default_rng(seed)
+    centres = [x[rng.integers(len(x))]]
+    nearest = _squared_distances(x, np.array(centres))[:, 0]
+    for _ in range(k - 1):
+        centres.append(x[rng.choice(len(x), p=nearest / nearest.sum())] if nearest.sum() > 0 else x[rng.integers(len(x))])
+        nearest = np.minimum(nearest, _squared_distances(x, centres[-1][None])[:, 0])
+    centres = np.array(centres)
+    for _ in range(iterations):
+        assign = assign_clusters(x, centres)
+        moved = np.array([x[assign == c].mean(axis=0) if np.any(assign == c) else centres[c] for c in range(k)])
+        if np.allclose(moved, centres):
+            break
+        centres = moved
+    return centres
+
+
+def assign_clusters(features, centres) -> np.ndarray:
+    """Index of each row's nearest centre."""
+    x = np.asarray(features, np.float64)
+    return np.concatenate([np.argmin(_squared_distances(x[start:start + DISTANCE_BATCH], centres), axis=1)
+                           for start in range(0, len(x), DISTANCE_BATCH)])
+
+
+def effective_clusters(features, centres) -> float:
+    """exp(entropy) of the rows' shares over the nearest centres: k when spread evenly, 1 when all in one."""
+    shares = np.bincount(assign_clusters(features, centres), minlength=len(centres)) / len(features)
+    return float(2 ** entropy_bits(shares))

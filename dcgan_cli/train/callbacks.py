@@ -24,7 +24,8 @@ from dcgan_cli.errors import TrainingStopped
 from dcgan_cli.train.stop_signals import GRACE_SECONDS
 
 PROGRESS_EVERY = 10  # steps between progress-line redraws (no host sync involved)
-EVAL_SCALARS = ("fid", "kid", "inception_score", "precision", "recall", "label_accuracy")
+EVAL_SCALARS = ("fid", "kid", "inception_score", "precision", "recall", "label_accuracy", "classes_covered",
+                "min_class_share", "max_class_share", "class_entropy", "duplicate_share", "clusters")
 NAN_EXIT = 3
 
 
@@ -187,7 +188,8 @@ class Checkpoints(Periodic):
 
 
 class Evaluation(Periodic):
-    """--eval-every: sample quality in TensorBoard, and RUN/best when FID improves.
+    """--eval-every: sample quality and mode coverage in TensorBoard, RUN/best when FID improves, and a
+    one-line warning when the samples collapse (eval.evaluate.collapse_warning).
 
     The evaluator (feature space, real-data features) is built at the first evaluation; the training
     time without evaluations goes to TensorBoard beside each one, for metric-against-cost curves.
@@ -208,6 +210,8 @@ class Evaluation(Periodic):
     def act(self, trainer, step):
         import tensorflow as tf
 
+        from dcgan_cli.eval.evaluate import collapse_warning
+
         before = (time.perf_counter(), time.process_time())
         if self.evaluator is None:
             self.evaluator = self.make_evaluator()
@@ -222,6 +226,9 @@ class Evaluation(Periodic):
         shown = ", ".join(f"{name} {results[name]:.4g}" for name in EVAL_SCALARS if name in results)
         self.note(f"step {step} evaluation ({self.samples} samples): {shown}"
                   + (f"; best FID so far, saved to {self.best.dir}" if improved else f"; best FID remains {self.best.fid:.4g}"))
+        warning = collapse_warning(results, self.evaluator.baseline, self.evaluator.class_reference)
+        if warning:
+            self.note(f"warning: step {step}: {warning}")
         self.cost[0] += time.perf_counter() - before[0]
         self.cost[1] += time.process_time() - before[1]
 
