@@ -19,6 +19,7 @@ from dcgan_cli.config import Config
 from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
+from dcgan_cli.eval.classifier import CLASSIFIED
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
 from dcgan_cli.models.family import Z_DISTRIBUTIONS
@@ -106,9 +107,10 @@ def training_options(command):
     ])
 
 
-def family_options(dataset: str, width_help: str):
-    """--family (the families that fit the dataset) and the architecture options families read."""
-    names = family_names(labelled=DATASETS[dataset].num_classes > 0)
+def family_options(dataset: str, width_help: str, labelled: bool | None = None):
+    """--family (the families that fit the dataset; `labelled`: whether it can have labels, default
+    whether it always has) and the architecture options families read."""
+    names = family_names(labelled=DATASETS[dataset].num_classes > 0 if labelled is None else labelled)
     described = "; ".join(f"{name}: {FAMILIES[name].description}" for name in names)
 
     def decorate(command):
@@ -144,7 +146,8 @@ def model_fields(dataset: str, family: str, width: int | None, depth: int | None
     if width is None:
         width = (widths or {}).get(family, cls.default_width)
     return {"family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
-            "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0}
+            "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0,
+            "class_names": list(DATASETS[dataset].class_names) if cls.takes_labels else []}
 
 
 def typed_fields(ctx: click.Context) -> set[str]:
@@ -221,21 +224,34 @@ def _config_from(options: dict, **fields) -> Config:
     return Config(**{**{k: v for k, v in options.items() if k in known}, **fields})
 
 
-@train.command("mnist")
-@click.option("--conditional/--unconditional", default=None,
-              help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
-@family_options("mnist", width_help=f"G and D width: gf_dim = df_dim for dcgan [default: {FAMILIES['dcgan'].default_width}, "
-                                    f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
-@training_options
-@click.pass_context
-def train_mnist(ctx, conditional, family, width, depth, out, resume, **options):
-    """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
-    fields = model_fields("mnist", choose_family(family, conditional), width, depth)
-    config = _config_from(options, dataset="mnist", image_size=28, channels=1, **fields)
-    run_training(ctx, config, out, resume)
+def in_memory_training_command(name: str):
+    """`dcgan train NAME` for a labelled dataset of one size held in memory (MNIST, Fashion-MNIST, CIFAR-10)."""
+    entry = DATASETS[name]
+    height, _, channels = entry.shape
+
+    @train.command(name, help=f"Train on {entry.description}.")
+    @click.option("--conditional/--unconditional", default=None,
+                  help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
+    @family_options(name, width_help=f"G and D width: gf_dim = df_dim for dcgan [default: {FAMILIES['dcgan'].default_width}, "
+                                     f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
+    @training_options
+    @click.pass_context
+    def command(ctx, conditional, family, width, depth, out, resume, **options):
+        fields = model_fields(name, choose_family(family, conditional), width, depth)
+        config = _config_from(options, dataset=name, image_size=height, channels=channels, **fields)
+        run_training(ctx, config, out, resume)
+
+    return command
+
+
+for _name, _entry in DATASETS.items():
+    if _entry.shape is not None:
+        in_memory_training_command(_name)
 
 
 PAPER_WIDTH = 128  # the paper's 64x64 LSUN model: 4x4x1024
+# The photo datasets' default width for each convolutional family (the MLP keeps its own).
+PAPER_WIDTHS = {"dcgan": PAPER_WIDTH, "conditional": PAPER_WIDTH}
 
 
 def image_options(command):
@@ -260,7 +276,7 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @click.pass_context
 def train_lsun(ctx, family, width, depth, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    fields = model_fields("lsun", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
+    fields = model_fields("lsun", choose_family(family, None), width, depth, widths=PAPER_WIDTHS)
     config = _config_from(options, dataset="lsun", channels=3, **fields)
     run_training(ctx, config, out, resume)
 
@@ -271,16 +287,30 @@ def train_lsun(ctx, family, width, depth, out, resume, **options):
 @click.option("--crop", type=int, default=108, show_default=True,
               help="Centre crop (px) before resizing, as carpedm20's celebA mode; 0: the largest centre square.")
 @click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
+@click.option("--class-subdirs", is_flag=True,
+              help="Labelled: each subfolder of --data-dir is a class (its name the class's name), for the families "
+                   "that take labels (conditional).")
 @image_options
-@family_options("folder", PHOTO_WIDTH_HELP)
+@family_options("folder", PHOTO_WIDTH_HELP, labelled=True)
 @training_options
 @click.pass_context
-def train_folder(ctx, family, width, depth, out, resume, channels, **options):
-    """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
+def train_folder(ctx, family, width, depth, out, resume, channels, class_subdirs, **options):
+    """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode), or a labelled
+    model on a folder of class subfolders (--class-subdirs)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    fields = model_fields("folder", choose_family(family, None), width, depth, widths={"dcgan": PAPER_WIDTH})
-    config = _config_from(options, dataset="folder", channels=channels, **fields)
+    family = choose_family(family, None)
+    fields = model_fields("folder", family, width, depth, widths=PAPER_WIDTHS)
+    if FAMILIES[family].takes_labels:
+        from dcgan_cli.datasets.folder import class_folders
+
+        if not class_subdirs:
+            raise UserError(f"--family {family} trains on class labels: pass --class-subdirs, with one subfolder of "
+                            f"images per class in --data-dir")
+        # On --resume without --data-dir the run's saved classes apply (and are checked against its folder).
+        names = class_folders(options["data_dir"]) if options["data_dir"] is not None or not resume else []
+        fields.update(num_classes=len(names), class_names=names)
+    config = _config_from(options, dataset="folder", channels=channels, class_subdirs=class_subdirs, **fields)
     run_training(ctx, config, out, resume)
 
 
@@ -291,8 +321,9 @@ def train_folder(ctx, family, width, depth, out, resume, channels, **options):
               default=None, help="What to draw [default: grid]; see README 'Visualising a run'.")
 @click.option("--num", type=int, default=None,
               help="Number of images [default: 64; 10 per class with --per-class]; rows in interpolate/sweep/class-morph.")
-@click.option("--label", "labels", type=int, multiple=True,
-              help="Class to draw (repeatable); conditional models cycle 0..9 without it. class-morph: the classes to morph through.")
+@click.option("--label", "labels", multiple=True,
+              help="Class to draw, by id or by the run's class name, e.g. 3 or cat (repeatable); models that take "
+                   "labels cycle through every class without it. class-morph: the classes to morph through.")
 @click.option("--per-class", is_flag=True, help="One row per class (conditional models); same as --mode per-class.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
 @click.option("--steps", type=int, default=None, help="Images per walk in interpolate, sweep, class-morph [default: 10].")
@@ -466,15 +497,23 @@ def download_lsun_command(category, split, dest):
         click.echo(f"train with: dcgan train lsun --category {category} --data-dir {dest}")
 
 
-@download.command("mnist")
-@click.option("--dest", type=click.Path(file_okay=False), default=None,
-              help="Folder for mnist.npz [default: the Keras cache, where `dcgan train mnist` looks].")
-def download_mnist_command(dest):
-    """Download MNIST (mnist.npz, sha256-checked)."""
-    from dcgan_cli.datasets.fetch import download_mnist
-    from dcgan_cli.datasets.mnist import keras_cache
+def download_command(name: str):
+    """`dcgan download NAME` for a dataset the registry says how to fetch."""
 
-    download_mnist(dest if dest is not None else keras_cache().parent, log=click.echo)
+    @download.command(name, help=f"Download {name}'s published files (checksums verified): {DATASETS[name].description}.")
+    @click.option("--dest", type=click.Path(file_okay=False), default=None,
+                  help=f"Folder for the files [default: the cache, where `dcgan train {name}` looks].")
+    def command(dest):
+        from dcgan_cli.datasets.fetch import download_dataset
+
+        download_dataset(name, dest, log=click.echo)
+
+    return command
+
+
+for _name, _entry in DATASETS.items():
+    if _entry.fetch is not None:
+        download_command(_name)
 
 
 @download.command("inception")
@@ -486,7 +525,7 @@ def download_inception_command(dest):
     from dcgan_cli.eval.inception import SHA256, URL, default_weights_path
 
     target = Path(dest) if dest else default_weights_path()
-    fetch(URL, target, sha256=SHA256, offline_fix="download it on a machine with internet and pass it to "
+    fetch(URL, target, checksum="sha256:" + SHA256, offline_fix="download it on a machine with internet and pass it to "
           "`dcgan evaluate --features inception --inception-weights FILE`")
     click.echo(f"wrote {target}; use it with: dcgan evaluate --checkpoint RUN --features inception"
                + (f" --inception-weights {target}" if dest else ""))
@@ -524,14 +563,19 @@ def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, incep
 
 
 @cli.command("train-classifier")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder holding MNIST [default: $DCGAN_DATA_DIR/mnist].")
+@click.option("--dataset", type=click.Choice(list(CLASSIFIED)), default="mnist", show_default=True,
+              help="The dataset to classify (MNIST's format: 28x28x1, 10 classes).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the dataset [default: $DCGAN_DATA_DIR/<dataset>, then the download cache].")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached classifier exists.")
-def train_classifier_command(data_dir, retrain):
-    """Train (once; then cached) the MNIST classifier that `dcgan evaluate` measures with."""
-    from dcgan_cli.eval.classifier import cache_dir, load_or_train_classifier
+def train_classifier_command(dataset, data_dir, retrain):
+    """Train (once; then cached) the classifier that `dcgan evaluate` measures MNIST runs with."""
+    from dcgan_cli.eval.classifier import classifier_dir, load_or_train_classifier
 
-    classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True))
-    click.echo(f"MNIST classifier: {classifier.accuracy:.2%} on the 10k test images; cached in {cache_dir()}")
+    classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True),
+                                          dataset=dataset)
+    click.echo(f"{CLASSIFIED[dataset]} classifier: {classifier.accuracy:.2%} on the held-out test images; "
+               f"cached in {classifier_dir(dataset)}")
 
 
 @cli.command("probe")
