@@ -251,7 +251,7 @@ for _name, _entry in DATASETS.items():
 
 PAPER_WIDTH = 128  # the paper's 64x64 LSUN model: 4x4x1024
 # The photo datasets' default width for each convolutional family (the MLP keeps its own).
-PAPER_WIDTHS = {"dcgan": PAPER_WIDTH, "conditional": PAPER_WIDTH}
+PAPER_WIDTHS = {"dcgan": PAPER_WIDTH, "conditional": PAPER_WIDTH, "acgan": PAPER_WIDTH}
 
 
 def image_options(command):
@@ -289,7 +289,7 @@ def train_lsun(ctx, family, width, depth, out, resume, **options):
 @click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
 @click.option("--class-subdirs", is_flag=True,
               help="Labelled: each subfolder of --data-dir is a class (its name the class's name), for the families "
-                   "that take labels (conditional).")
+                   "that take labels (conditional, acgan).")
 @image_options
 @family_options("folder", PHOTO_WIDTH_HELP, labelled=True)
 @training_options

@@ -5,6 +5,7 @@ the validation read. Adding a family is one module here and one entry below. Not
 TensorFlow until a model is built.
 """
 
+from dcgan_cli.models.acgan import ACGAN
 from dcgan_cli.models.conditional import Conditional
 from dcgan_cli.models.dcgan import DCGAN
 from dcgan_cli.models.family import Family
@@ -14,6 +15,7 @@ FAMILIES: dict[str, type[Family]] = {
     "dcgan": DCGAN,
     "conditional": Conditional,
     "mlp": MLP,
+    "acgan": ACGAN,
 }
 
 

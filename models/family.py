@@ -98,7 +98,7 @@ class DOutput:
     """What D says about a batch of images."""
 
     logits: Any  # the real/fake logit of each image, float32
-    aux: dict = field(default_factory=dict)  # auxiliary heads by name (ACGAN's classes, InfoGAN's Q); none yet
+    aux: dict = field(default_factory=dict)  # auxiliary heads by name (ACGAN's class logits, InfoGAN's Q)
     features: dict = field(default_factory=dict)  # hidden activations by layer name, when asked for
 
 
@@ -234,17 +234,23 @@ class Family:
         activations to return as well, from the same forward pass (e.g. for feature matching)."""
         inputs = self.discriminator_inputs(images, labels)
         if not features:
-            return DOutput(discriminator(inputs, training=training))
-        logits, *maps = self._view(discriminator, tuple(features))(inputs, training=training)
-        return DOutput(logits, features=dict(zip(features, maps)))
+            out = discriminator(inputs, training=training)
+            return self.d_output(list(out) if isinstance(out, (list, tuple)) else [out])
+        heads = len(discriminator.outputs)
+        out = self._view(discriminator, tuple(features))(inputs, training=training)
+        return self.d_output(list(out[:heads]), features=dict(zip(features, out[heads:])))
+
+    def d_output(self, heads: list, features=None) -> DOutput:
+        """D's outputs (one per head, the real/fake logit first) as a DOutput."""
+        return DOutput(heads[0], features=features or {})
 
     def _view(self, discriminator, names: tuple[str, ...]):
-        """D's inputs to [its logits, the named activations]: D's own layers, so the same variables."""
+        """D's inputs to [its heads' outputs, the named activations]: D's own layers, so the same variables."""
         import keras
 
         key = (id(discriminator), names)
         if key not in self._views:
-            outputs = [discriminator.output, *(discriminator.get_layer(name).output for name in names)]
+            outputs = [*discriminator.outputs, *(discriminator.get_layer(name).output for name in names)]
             self._views[key] = keras.Model(discriminator.inputs, outputs)
         return self._views[key]
 
