@@ -65,7 +65,8 @@ def training_options(command):
         click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True, help="Passes over the data."),
         click.option("--max-steps", type=int, default=None, help="Stop after this many steps (batches) in all, if sooner than --epochs."),
         click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True, help="Global batch size."),
-        click.option("--z-dim", type=int, default=DEFAULTS.z_dim, show_default=True, help="Dimension of z."),
+        click.option("--z-dim", type=int, default=None,
+                     help=f"Dimension of z [default: {DEFAULTS.z_dim}; infogan: {FAMILIES['infogan'].default_z_dim}, the paper's]."),
         click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
                      help="z ~ " + " or ".join(d.help for d in Z_DISTRIBUTIONS.values()) + "."),
         click.option("--loss", type=click.Choice(list(LOSSES)), default=DEFAULTS.loss, show_default=True, help="GAN loss."),
@@ -120,6 +121,12 @@ def family_options(dataset: str, width_help: str, labelled: bool | None = None):
             click.option("--width", type=int, default=None, help=width_help),
             click.option("--depth", type=int, default=None,
                          help=f"Hidden layers of G and D (mlp) [default: {FAMILIES['mlp'].default_depth}]."),
+            click.option("--info-weight", type=float, default=None,
+                         help=f"infogan: weight of the categorical code's information term [default: {DEFAULTS.info_weight}, "
+                              f"the paper's lambda]."),
+            click.option("--info-weight-continuous", type=float, default=None,
+                         help=f"infogan: weight of the continuous codes' term [default: {DEFAULTS.info_weight_continuous}, "
+                              f"PyTorch-GAN's; the paper asks for a smaller one than the categorical's]."),
         ])
 
     return decorate
@@ -136,16 +143,28 @@ def choose_family(family: str | None, conditional: bool | None) -> str:
     return synonym
 
 
+# The Config fields some family reads beyond its shape (family_options gives each its option).
+FAMILY_SETTINGS = tuple(sorted({name for family in FAMILIES.values() for name in family.settings}))
+
+
 def model_fields(dataset: str, family: str, width: int | None, depth: int | None,
-                 widths: dict[str, int] | None = None) -> dict:
-    """Config's model fields for a family on a dataset: the options it reads (others refused) and its defaults."""
+                 widths: dict[str, int] | None = None, options: dict | None = None) -> dict:
+    """Config's model fields for a family on a dataset: the options it reads (others refused) and its
+    defaults. `options`: the command's other options; the family's settings are taken from it (and
+    removed), and its z_dim is set there when --z-dim is not given."""
     cls = FAMILIES[family]
-    for name, value in (("width", width), ("depth", depth)):
-        if value is not None and name not in cls.options:
-            raise UserError(f"--{name} does not apply to the {family} family ({cls.description}); drop --{name}")
+    options = {} if options is None else options
+    settings = {name: options.pop(name, None) for name in FAMILY_SETTINGS}
+    for name, value in (("width", width), ("depth", depth), *settings.items()):
+        if value is not None and name not in cls.options + cls.settings:
+            flag = "--" + name.replace("_", "-")
+            raise UserError(f"{flag} does not apply to the {family} family ({cls.description}); drop {flag}")
     if width is None:
         width = (widths or {}).get(family, cls.default_width)
-    return {"family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
+    if options.get("z_dim") is None:
+        options["z_dim"] = cls.default_z_dim or DEFAULTS.z_dim
+    return {**{name: value for name, value in settings.items() if value is not None},
+            "family": family, "width": width, "depth": depth if depth is not None else cls.default_depth,
             "num_classes": DATASETS[dataset].num_classes if cls.takes_labels else 0,
             "class_names": list(DATASETS[dataset].class_names) if cls.takes_labels else []}
 
@@ -237,7 +256,7 @@ def in_memory_training_command(name: str):
     @training_options
     @click.pass_context
     def command(ctx, conditional, family, width, depth, out, resume, **options):
-        fields = model_fields(name, choose_family(family, conditional), width, depth)
+        fields = model_fields(name, choose_family(family, conditional), width, depth, options=options)
         config = _config_from(options, dataset=name, image_size=height, channels=channels, **fields)
         run_training(ctx, config, out, resume)
 
@@ -276,7 +295,7 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @click.pass_context
 def train_lsun(ctx, family, width, depth, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    fields = model_fields("lsun", choose_family(family, None), width, depth, widths=PAPER_WIDTHS)
+    fields = model_fields("lsun", choose_family(family, None), width, depth, widths=PAPER_WIDTHS, options=options)
     config = _config_from(options, dataset="lsun", channels=3, **fields)
     run_training(ctx, config, out, resume)
 
@@ -300,7 +319,7 @@ def train_folder(ctx, family, width, depth, out, resume, channels, class_subdirs
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     family = choose_family(family, None)
-    fields = model_fields("folder", family, width, depth, widths=PAPER_WIDTHS)
+    fields = model_fields("folder", family, width, depth, widths=PAPER_WIDTHS, options=options)
     if FAMILIES[family].takes_labels:
         from dcgan_cli.datasets.folder import class_folders
 

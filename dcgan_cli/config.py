@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from dcgan_cli.errors import UserError
+from dcgan_cli.models.infogan import INFO_WEIGHT, INFO_WEIGHT_CONTINUOUS
 
 CONFIG_FILE = "config.json"
 
@@ -45,6 +46,8 @@ class Config:
     z_dist: str = "uniform"  # one of models.family.Z_DISTRIBUTIONS
     width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
     depth: int | None = None  # hidden layers (mlp); None for families without the option
+    info_weight: float = INFO_WEIGHT  # infogan: the categorical code's information term (the paper's lambda)
+    info_weight_continuous: float = INFO_WEIGHT_CONTINUOUS  # infogan: the continuous codes' (see models/infogan.py)
 
     # Optimisation (carpedm20's defaults).
     loss: str = "non_saturating"
@@ -88,9 +91,10 @@ class Config:
 
         if self.family not in FAMILIES:
             raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
+        family = FAMILIES[self.family]
         try:
-            return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
-                                        self.width, self.depth)
+            return family(self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes, self.width,
+                          self.depth, **{name: getattr(self, name) for name in family.settings})
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
@@ -245,7 +249,8 @@ RESUME_POLICY: dict[str, ResumeRule] = {
             "family image_size channels num_classes z_dim width depth"),
     **_rule(False, "it says what the model's class labels mean", "class_names"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop class_subdirs z_dist loss batch_size d_steps g_steps seed ema"),
+            "dataset category limit pattern crop class_subdirs z_dist info_weight info_weight_continuous loss "
+            "batch_size d_steps g_steps seed ema"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
     # run resumes at (and --lr-decay anneals it from there); history.jsonl records each change.
     **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr beta1 lr_decay"),

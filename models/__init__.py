@@ -9,6 +9,7 @@ from dcgan_cli.models.acgan import ACGAN
 from dcgan_cli.models.conditional import Conditional
 from dcgan_cli.models.dcgan import DCGAN
 from dcgan_cli.models.family import Family
+from dcgan_cli.models.infogan import InfoGAN
 from dcgan_cli.models.mlp import MLP
 
 FAMILIES: dict[str, type[Family]] = {
@@ -16,6 +17,7 @@ FAMILIES: dict[str, type[Family]] = {
     "conditional": Conditional,
     "mlp": MLP,
     "acgan": ACGAN,
+    "infogan": InfoGAN,
 }
 
 

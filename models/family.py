@@ -83,7 +83,7 @@ class Latents:
     z: Any  # (n, z_dim)
     labels: Any = None  # (n, num_classes) class vectors, one-hot or blended; families that take labels
     classes: Any = None  # (n,) the class ids behind one-hot labels, where there are ids
-    codes: Any = None  # latent codes (InfoGAN's); no family here takes them yet
+    codes: Any = None  # (n, code_dim) latent codes (InfoGAN's: one-hot categories, then continuous values)
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
@@ -110,6 +110,9 @@ class Family:
     takes_labels: ClassVar[bool] = False
     # The architecture options this family reads (besides image shape and z): "width", "depth".
     options: ClassVar[tuple[str, ...]] = ()
+    # Other Config fields it reads, passed to __init__ by name (InfoGAN's loss weights).
+    settings: ClassVar[tuple[str, ...]] = ()
+    default_z_dim: ClassVar[int | None] = None  # its z_dim when --z-dim is not given; None: Config's
     default_width: ClassVar[int | None] = None
     default_depth: ClassVar[int | None] = None
     # Image sizes of `dcgan bench train`'s presets, named FAMILY-SIZE.
