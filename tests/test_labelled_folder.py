@@ -74,3 +74,18 @@ def test_labelled_folder_mistakes_are_one_line(args, needle, class_folders, tmp_
     code, _, err = run_cli(["train", "folder", *args, "--out", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, needle)
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("size", [32, 64, 128])
+def test_the_conditional_model_at_photo_sizes_concatenates_the_class_everywhere(size):
+    from dcgan_cli.models import FAMILIES
+
+    family = FAMILIES["conditional"](size, 3, num_classes=3, width=8)
+    G, D = family.build()
+    assert G.output.shape[1:] == (size, size, 3) and D.output.shape[1:] == (1,)
+    # As carpedm20: y joins z and every layer's input in G; the image, every layer's input and the last linear layer in D.
+    assert [l.name for l in G.layers if "concat" in l.name] == ["g_concat_z", "g_concat_h0", "g_concat_h1", "g_concat_h2", "g_concat_h3"]
+    assert [l.name for l in D.layers if "concat" in l.name] == ["d_concat_x", "d_concat_h0", "d_concat_h1", "d_concat_h2", "d_concat_h3"]
+    z = family.sample_z(2, seed=0)
+    images = [family.generate(G, family.latents(z, classes=[k, k])) for k in (0, 2)]
+    assert not np.allclose(images[0], images[1])  # the class reaches the image
