@@ -135,8 +135,8 @@ class InfoGAN(Family):
         codes = tf.concat([tf.one_hot(categories, self.categories), tf.tile(columns[:, self.categories:], [self.categories, 1])], 1)
         return Latents(z, codes=codes), self.categories
 
-    def generator_inputs(self, latents: Latents):
-        return [latents.z, latents.codes]
+    def generator_fields(self):
+        return ("z", "codes")
 
     # --- what D returns, and the losses ------------------------------------------------------------
 
