@@ -6,24 +6,36 @@ function of (seed, step), so a resumed run continues with exactly the batches it
 Datasets without labels give labels of shape (batch, 0), so every dataset has the same structure.
 LSUN and folder pipelines skip undecodable records and count them (Pipeline.skipped). Nothing here
 starts TensorFlow until a pipeline is built.
+
+The labelled datasets held in memory (MNIST, Fashion-MNIST, CIFAR-10) have a fixed `shape` and a
+`load` ("module:function" giving a pipeline.LabelledImages whose test split stays held out); each
+gets its `dcgan train NAME` and `dcgan download NAME` commands from this registry alone.
 """
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from typing import Callable
 
 from dcgan_cli.errors import UserError
 
 
-def _mnist(config, start_step):
-    from dcgan_cli.datasets.mnist import load_mnist, training_batches
-    from dcgan_cli.datasets.pipeline import Pipeline
+def resolve(reference: str) -> Callable:
+    """"module:function" (a module of this package) -> the function, imported only now."""
+    module, _, name = reference.partition(":")
+    return getattr(importlib.import_module(f"dcgan_cli.datasets.{module}"), name)
 
-    mnist = load_mnist(config.data_dir)
-    images, labels = mnist.train_images, mnist.train_labels
+
+def _in_memory(config, start_step):
+    from dcgan_cli.datasets.pipeline import Pipeline, training_batches
+
+    data = load(config.dataset, config.data_dir)
+    images, labels = data.train_images, data.train_labels
     if config.limit is not None:
         images, labels = images[: config.limit], labels[: config.limit]
+    if len(images) < config.batch_size:
+        raise UserError(f"{len(images)} training images make no batch of {config.batch_size}; lower --batch-size or raise --limit")
     dataset = training_batches(images, labels, config.batch_size, config.seed, start_step,
                                num_classes=config.num_classes)
     return Pipeline(dataset, len(images))
@@ -39,22 +51,44 @@ def _lsun(config, start_step):
 def _folder(config, start_step):
     from dcgan_cli.datasets.folder import folder_batches
 
+    # A family that takes labels gets the class subfolders' labels; the others train on every image alike.
     return folder_batches(config.data_dir, config.pattern, config.crop, config.image_size, config.channels,
-                          config.batch_size, config.seed, start_step, config.limit)
+                          config.batch_size, config.seed, start_step, config.limit,
+                          config.class_names if config.num_classes else None)
 
 
 @dataclass(frozen=True)
 class Dataset:
     read: Callable  # (config, start_step) -> datasets.pipeline.Pipeline
-    num_classes: int  # classes its labels name; 0: no labels
+    num_classes: int  # classes its labels name; 0: no labels (or, for folders, as many as --class-subdirs finds)
     description: str
+    class_names: tuple[str, ...] = ()
+    shape: tuple[int, int, int] | None = None  # (H, W, C) of a dataset of one size; None: --image-size decides
+    load: str | None = None  # "module:function" (data_dir, download_ok=True) -> LabelledImages, in memory
+    fetch: str | None = None  # "module:function" (folder) -> None: `dcgan download NAME`, checksums verified
+    cache: str | None = None  # "module:function" () -> the folder `fetch` writes to by default and `load` looks in last
 
+
+DIGITS = tuple(str(d) for d in range(10))
 
 DATASETS = {
-    "mnist": Dataset(_mnist, 10, "MNIST's 60k training digits, 28x28x1 (the 10k test digits stay held out)"),
+    "mnist": Dataset(_in_memory, 10, "MNIST's 60k training digits, 28x28x1 (the 10k test digits stay held out)",
+                     DIGITS, (28, 28, 1), "mnist:load_mnist", "mnist:fetch_npz", "mnist:cache_folder"),
+    "fashion-mnist": Dataset(_in_memory, 10, "Fashion-MNIST's 60k training clothes, 28x28x1, 10 classes "
+                             "(the 10k test images stay held out)", ("T-shirt/top", "Trouser", "Pullover", "Dress",
+                             "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"), (28, 28, 1),
+                             "fashion_mnist:load_fashion_mnist", "fashion_mnist:fetch", "fashion_mnist:cache_folder"),
+    "cifar10": Dataset(_in_memory, 10, "CIFAR-10's 50k training images, 32x32x3, 10 classes (the 10k test images "
+                       "stay held out)", ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse",
+                       "ship", "truck"), (32, 32, 3), "cifar10:load_cifar10", "cifar10:fetch", "cifar10:cache_folder"),
     "lsun": Dataset(_lsun, 0, "an LSUN scene category, read in place from its LMDB"),
-    "folder": Dataset(_folder, 0, "any folder tree of images"),
+    "folder": Dataset(_folder, 0, "any folder tree of images; --class-subdirs: one subfolder per class"),
 }
+
+
+def load(name: str, data_dir=None, download_ok: bool = True):
+    """The in-memory dataset `name` (train and held-out test splits), found, fetched if need be, checked."""
+    return resolve(DATASETS[name].load)(data_dir, download_ok=download_ok)
 
 
 def training_data(config, start_step: int = 0):

@@ -1,7 +1,9 @@
 """Downloading a file with checksum verification and a clear offline error.
 
 Partial downloads go to DEST.part and are resumed with an HTTP Range request; DEST itself only
-appears once the whole file is there and its sha256 (when known) matches.
+appears once the whole file is there and its checksum (when known) matches. A checksum is written
+"ALGORITHM:HEX", in the algorithm its publisher gives: MNIST's npz has a sha256 (Keras's),
+Fashion-MNIST's and CIFAR-10's files have md5s (their publishers').
 """
 
 from __future__ import annotations
@@ -16,20 +18,31 @@ from pathlib import Path
 from dcgan_cli.errors import UserError
 
 CHUNK = 1 << 20
+ALGORITHMS = ("sha256", "md5")
 
 
-def sha256_of(path: str | os.PathLike) -> str:
-    digest = hashlib.sha256()
+def digest_of(path: str | os.PathLike, algorithm: str = "sha256") -> str:
+    # md5 identifies the published file, as its publisher states it; it is no security claim.
+    digest = hashlib.new(algorithm, usedforsecurity=False) if algorithm == "md5" else hashlib.new(algorithm)
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(CHUNK), b""):
             digest.update(block)
     return digest.hexdigest()
 
 
-def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeout: float = 30.0,
+def split_checksum(checksum: str) -> tuple[str, str]:
+    """"md5:HEX" -> ("md5", "HEX"); a programming error (not a user's) for any other form."""
+    algorithm, _, expected = checksum.partition(":")
+    if algorithm not in ALGORITHMS or not expected:
+        raise ValueError(f"checksum {checksum!r} is not ALGORITHM:HEX with ALGORITHM one of {ALGORITHMS}")
+    return algorithm, expected.lower()
+
+
+def download(url: str, dest: str | os.PathLike, checksum: str | None = None, timeout: float = 30.0,
              progress: bool = True, offline_fix: str = "download it elsewhere and pass its folder with --data-dir") -> Path:
-    """Fetch url to dest (resuming dest.part if present) and verify its sha256; offline_fix ends the
-    error line when there is no network."""
+    """Fetch url to dest (resuming dest.part if present) and verify its checksum ("sha256:HEX", "md5:HEX");
+    offline_fix ends the error line when there is no network."""
+    algorithm, expected = split_checksum(checksum) if checksum else (None, None)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
@@ -65,11 +78,11 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None = None, timeo
             if total is not None and done < total:  # the server hung up early: keep .part to resume
                 raise UserError(f"download of {url} was interrupted at {done} of {total} bytes; "
                                 f"run the same command again to resume")
-    if sha256 is not None:
-        actual = sha256_of(part)
-        if actual != sha256:
+    if algorithm is not None:
+        actual = digest_of(part, algorithm)
+        if actual != expected:
             part.unlink()
-            raise UserError(f"{url} downloaded with sha256 {actual}, expected {sha256}; the file was deleted, try again")
+            raise UserError(f"{url} downloaded with {algorithm} {actual}, expected {expected}; the file was deleted, try again")
     os.replace(part, dest)
     return dest
 

@@ -1,4 +1,4 @@
-"""`dcgan download`: fetch and unpack the published LSUN archives and MNIST.
+"""`dcgan download`: fetch and unpack the published LSUN archives; fetch MNIST, Fashion-MNIST, CIFAR-10.
 
 LSUN publishes no checksums; a download is verified instead by the CRC32 of every member of the
 zip (zipfile.testzip) before anything is unpacked. Unpacking goes to a hidden folder beside the
@@ -81,14 +81,12 @@ def _damaged(archive: Path, why: str) -> UserError:
     return UserError(f"{archive} is damaged: {why}; it was deleted, run the same command again to download it afresh")
 
 
-def download_mnist(dest, log=print) -> Path:
-    """mnist.npz (sha256-verified) into dest, where `--data-dir dest` finds it."""
-    from dcgan_cli.datasets.mnist import NPZ_SHA256, NPZ_URL
+def download_dataset(name: str, dest=None, log=print) -> Path:
+    """An in-memory dataset's published files (checksums verified) into dest, by default the cache
+    folder `dcgan train NAME` looks in last; files already there are kept."""
+    from dcgan_cli.datasets import DATASETS, resolve
 
-    target = Path(dest) / "mnist.npz"
-    if target.is_file():
-        log(f"{target} is already there")
-        return target
-    download(os.environ.get("DCGAN_MNIST_URL", NPZ_URL), target, sha256=NPZ_SHA256)
-    log(f"downloaded {target}")
-    return target
+    folder = Path(dest) if dest is not None else resolve(DATASETS[name].cache)()
+    resolve(DATASETS[name].fetch)(folder)
+    log(f"{name} is in {folder}")
+    return folder

@@ -2,7 +2,8 @@
 
 Files are listed once each, whatever links the tree holds, sorted (so a run is reproducible), and
 visited in the same per-epoch permutation of (seed, epoch) as MNIST; files are read and decoded in
-parallel in the graph.
+parallel in the graph. With class subfolders (--class-subdirs), each top-level subfolder is a class,
+named as the folder is, in sorted order; its images (at any depth) are that class's.
 """
 
 from __future__ import annotations
@@ -69,8 +70,40 @@ def _first_visit(path: str, seen: set, regular_file: bool = False) -> bool:
     return True
 
 
-def open_folder(data_dir, pattern: str | None, channels: int, limit: int | None = None) -> list[str]:
-    paths = list_images(data_dir, pattern)[:limit]
+def class_folders(data_dir) -> list[str]:
+    """The class names of a folder of class subfolders: its non-hidden subfolders, sorted."""
+    if data_dir is None:
+        raise UserError("`dcgan train folder --class-subdirs` needs --data-dir, the folder of class subfolders")
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise UserError(f"--data-dir {folder} is not a directory; pass the folder of class subfolders")
+    names = sorted(entry.name for entry in folder.iterdir() if entry.is_dir() and not entry.name.startswith("."))
+    if len(names) < 2:
+        raise UserError(f"--class-subdirs: {folder} has {len(names)} subfolder{'s' if len(names) != 1 else ''}; it needs one "
+                        f"subfolder of images per class, two or more")
+    return names
+
+
+def labelled_images(data_dir, class_names: list[str], pattern: str | None = None) -> tuple[list[str], list[int]]:
+    """(paths, class ids) of the images in each class subfolder, the classes as the run named them."""
+    found = class_folders(data_dir)
+    if found != list(class_names):
+        raise UserError(f"the class subfolders of {data_dir} ({', '.join(found)}) are not the run's classes "
+                        f"({', '.join(class_names)}); restore them, or start a new run with --out NEW_DIR")
+    paths, classes = [], []
+    for index, name in enumerate(class_names):
+        try:
+            images = list_images(Path(data_dir) / name, pattern)
+        except UserError:
+            raise UserError(f"class subfolder {Path(data_dir) / name} holds no images; fill it or remove it") from None
+        paths += images
+        classes += [index] * len(images)
+    return paths, classes
+
+
+def open_folder(data_dir, pattern: str | None, channels: int, limit: int | None = None,
+                paths: list[str] | None = None) -> list[str]:
+    paths = (paths if paths is not None else list_images(data_dir, pattern))[:limit]
     probe = []
     for path in paths[:PROBE]:
         try:
@@ -83,10 +116,15 @@ def open_folder(data_dir, pattern: str | None, channels: int, limit: int | None 
     return paths
 
 
-def epoch_records(paths: list[str], seed: int):
-    """(epoch, skip) -> dataset of (position, file contents) in the epoch's permutation."""
+def epoch_records(paths: list[str], seed: int, classes: list[int] | None = None):
+    """(epoch, skip) -> dataset of (position, file contents[, class id]) in the epoch's permutation."""
     paths_t = tf.constant(paths)
+    classes_t = None if classes is None else tf.constant(classes, tf.int32)
     count = len(paths)
+
+    def read(position, index):
+        contents = tf.io.read_file(tf.gather(paths_t, index))
+        return (position, contents) if classes_t is None else (position, contents, tf.gather(classes_t, index))
 
     def records(epoch, skip):
         order = tf.random.experimental.stateless_shuffle(
@@ -94,22 +132,27 @@ def epoch_records(paths: list[str], seed: int):
         positions = tf.data.Dataset.range(epoch * count, (epoch + 1) * count)
         return (tf.data.Dataset.zip(positions, tf.data.Dataset.from_tensor_slices(order))
                 .skip(skip)
-                .map(lambda position, index: (position, tf.io.read_file(tf.gather(paths_t, index))),
-                     num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
+                .map(read, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True))
 
     return records
 
 
 def folder_batches(data_dir, pattern: str | None, crop: int | None, image_size: int, channels: int,
                    batch_size: int, seed: int, start_step: int = 0,
-                   limit: int | None = None) -> Pipeline:
-    """Endless batches of (images, labels of width 0) over the folder's (first `limit`) images."""
+                   limit: int | None = None, class_names: list[str] | None = None) -> Pipeline:
+    """Endless batches of (images, labels) over the folder's (first `limit`) images: one-hot labels of
+    the class subfolders `class_names` when given, else labels of width 0."""
     if crop is not None and crop < 0:
         raise UserError(f"--crop must be 0 (the largest centre square) or a size in pixels, got {crop}")
     if crop == 0:
         crop = None  # the largest centre square, as for LSUN
-    paths = open_folder(data_dir, pattern, channels, limit)
+    classes = None
+    if class_names:
+        paths, classes = labelled_images(data_dir, class_names, pattern)
+        paths, classes = open_folder(data_dir, pattern, channels, limit, paths), classes[:limit]
+    else:
+        paths = open_folder(data_dir, pattern, channels, limit)
     skips = SkipCounter()
-    dataset = epoch_batches(epoch_records(paths, seed), start_step, len(paths), batch_size,
-                            image_size, channels, skips, crop)
+    dataset = epoch_batches(epoch_records(paths, seed, classes), start_step, len(paths), batch_size,
+                            image_size, channels, skips, crop, num_classes=len(class_names or ()))
     return Pipeline(dataset, len(paths), skips)

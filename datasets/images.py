@@ -71,16 +71,21 @@ def decode_to_training_image(contents, image_size: int, channels: int, crop: int
 
 
 def decoded_images(records: tf.data.Dataset, image_size: int, channels: int, crop: int | None = None) -> tf.data.Dataset:
-    """(position, bytes) -> (position, training image), undecodable records dropped."""
-    images = records.map(lambda position, contents: (position, decode_to_training_image(contents, image_size, channels, crop)),
-                         num_parallel_calls=AUTOTUNE, deterministic=True)
+    """(position, bytes[, class id]) -> (position, (training image, class id)), undecodable records
+    dropped; class 0 for records that carry none."""
+    def decode_one(position, contents, label=None):
+        label = tf.constant(0, tf.int32) if label is None else label
+        return position, (decode_to_training_image(contents, image_size, channels, crop), label)
+
+    images = records.map(decode_one, num_parallel_calls=AUTOTUNE, deterministic=True)
     return images.ignore_errors()
 
 
 def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: int, image_size: int,
-                  channels: int, skips: SkipCounter, crop: int | None = None) -> tf.data.Dataset:
-    """Endless (images, labels of width 0) batches from epoch_records(epoch, skip), a dataset of
-    (position, bytes) that leaves out its first `skip` records without reading them.
+                  channels: int, skips: SkipCounter, crop: int | None = None, num_classes: int = 0) -> tf.data.Dataset:
+    """Endless (images, one-hot labels) batches from epoch_records(epoch, skip), a dataset of
+    (position, bytes[, class id]) that leaves out its first `skip` records without reading them.
+    num_classes=0 (records without classes): labels of width 0.
 
     Every epoch is exactly epoch_size // batch_size batches, as for MNIST: records that fail to
     decode are made up for from the start of the same epoch's order. So step s is in epoch
@@ -98,7 +103,7 @@ def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: i
         skip = tf.where(epoch == first_epoch, tf.constant(skip_steps * batch_size, tf.int64), 0)
         end = (epoch + 1) * epoch_size
         # A sentinel at the epoch's end position counts records dropped at the very end.
-        sentinel = tf.data.Dataset.from_tensors((end, tf.zeros((image_size, image_size, channels))))
+        sentinel = tf.data.Dataset.from_tensors((end, (tf.zeros((image_size, image_size, channels)), tf.constant(0, tf.int32))))
         decoded = decoded_images(epoch_records(epoch, skip), image_size, channels, crop).concatenate(sentinel)
         images = (count_skipped(decoded, epoch * epoch_size + skip, epoch_size, skips)
                   .filter(lambda position, _: position < end)
@@ -108,10 +113,9 @@ def epoch_batches(epoch_records, start_step: int, epoch_size: int, batch_size: i
         wanted = (steps_per_epoch - skip // batch_size) * batch_size
         return images.concatenate(make_up).take(wanted).batch(batch_size, drop_remainder=True)
 
-    labels = tf.zeros((batch_size, 0), tf.float32)
     return (tf.data.Dataset.range(first_epoch, LAST_EPOCH)
             .flat_map(one_epoch)
-            .map(lambda images: (images, labels))
+            .map(lambda images, classes: (images, tf.one_hot(classes, num_classes)))
             .prefetch(AUTOTUNE))
 
 
@@ -133,7 +137,7 @@ def count_skipped(images: tf.data.Dataset, first_position, epoch_size: int, skip
         failed = tf.debugging.Assert(missing < epoch_size, [
             "no record of a whole epoch could be read and decoded; is the data still there?", missing])
         with tf.control_dependencies([failed, total.assign_add(missing)]):
-            return tf.identity(position), tf.identity(image)
+            return tf.identity(position), tf.nest.map_structure(tf.identity, image)
 
     # scan keeps `expected` per epoch; both steps are sequential, as the arithmetic needs order.
     return images.scan(tf.cast(first_position, tf.int64), gap).map(note)

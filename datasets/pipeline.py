@@ -10,7 +10,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import tensorflow as tf
+
+from dcgan_cli.pixels import to_model_range
+
+
+@dataclass
+class LabelledImages:
+    """A dataset held in memory (MNIST, Fashion-MNIST, CIFAR-10): uint8 NHWC images, uint8 class ids."""
+
+    train_images: np.ndarray
+    train_labels: np.ndarray
+    test_images: np.ndarray  # held out: the evaluation set
+    test_labels: np.ndarray
 
 
 @dataclass
@@ -45,3 +58,17 @@ def shuffled_index_batches(num_examples: int, batch_size: int, seed: int, start_
 
 def steps_per_epoch(num_examples: int, batch_size: int) -> int:
     return num_examples // batch_size
+
+
+def training_batches(images: np.ndarray, labels: np.ndarray, batch_size: int, seed: int,
+                     start_step: int = 0, num_classes: int = 10) -> tf.data.Dataset:
+    """Endless (image in [-1, 1], one-hot label) batches of in-memory arrays, reproducible from (seed, step)."""
+    images = tf.constant(images)
+    labels = tf.constant(labels.astype(np.int32))
+
+    def gather(index):
+        return to_model_range(tf.gather(images, index)), tf.one_hot(tf.gather(labels, index), num_classes)
+
+    return (shuffled_index_batches(len(images), batch_size, seed, start_step)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE)
+            .prefetch(tf.data.AUTOTUNE))

@@ -151,3 +151,82 @@ def write_mnist_folder(path, mnist_dir=None, count: int | None = None, size: int
     shutil.rmtree(path, ignore_errors=True)
     os.replace(tmp, path)
     return path
+
+
+def labelled_arrays(count: int, size: int, channels: int, num_classes: int = 10, seed: int = 0):
+    """(uint8 count x size x size x channels images, uint8 labels): each class a bright bar at its own
+    place (and, in colour, its own hue) on noise, so that a classifier can learn them."""
+    rng = np.random.default_rng(seed)
+    labels = (np.arange(count) % num_classes).astype(np.uint8)
+    rng.shuffle(labels)
+    images = rng.integers(0, 60, (count, size, size, channels), dtype=np.uint8)
+    for i, label in enumerate(labels):
+        row = 1 + int(label) * (size - 4) // num_classes
+        hue = np.array([255, 128 + 12 * int(label), 255 - 20 * int(label)])[:channels] if channels == 3 else 255
+        images[i, row:row + 3, 2:size - 2] = hue
+    return images, labels
+
+
+def idx_bytes(array: np.ndarray) -> bytes:
+    """An IDX file of unsigned bytes: 0, 0, 0x08, ndim, the big-endian dimensions, the data."""
+    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in array.shape)
+    return header + np.ascontiguousarray(array, np.uint8).tobytes()
+
+
+def write_idx_dataset(folder, train: int = 600, test: int = 100, seed: int = 0, gz: bool = True) -> Path:
+    """MNIST's four IDX files (gzipped, as published, or raw) with `train` and `test` 28x28 images."""
+    import gzip
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    splits = {"train": labelled_arrays(train, 28, 1, seed=seed), "t10k": labelled_arrays(test, 28, 1, seed=seed + 1)}
+    for split, (images, labels) in splits.items():
+        for kind, array in (("images-idx3", images[..., 0]), ("labels-idx1", labels)):
+            name = f"{split}-{kind}-ubyte"
+            if gz:
+                (folder / (name + ".gz")).write_bytes(gzip.compress(idx_bytes(array), mtime=0))
+            else:
+                (folder / name).write_bytes(idx_bytes(array))
+    return folder
+
+
+CIFAR10_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def cifar10_batch(images: np.ndarray, labels: np.ndarray, name: str, protocol: int = 2) -> bytes:
+    """One batch pickle as CIFAR-10's python version holds it: `data` N x 3072 (the red plane, then green,
+    then blue, row-major), `labels` a list of ints, `batch_label` and `filenames`; bytes keys, as the
+    publisher's Python 2 strings read back."""
+    import pickle
+
+    data = images.transpose(0, 3, 1, 2).reshape(len(images), -1)
+    return pickle.dumps({b"batch_label": name.encode(), b"labels": [int(l) for l in labels], b"data": data,
+                         b"filenames": [f"{i:05d}.png".encode() for i in range(len(images))]}, protocol=protocol)
+
+
+def write_cifar10(folder, per_batch: int = 40, seed: int = 0, archive: bool = True) -> Path:
+    """CIFAR-10's python version in `folder`: cifar-10-python.tar.gz (or, archive=False, the unpacked
+    cifar-10-batches-py/), five training batches and the test batch of per_batch images each."""
+    import pickle
+    import tarfile
+
+    folder = Path(folder)
+    members = {}
+    for i, name in enumerate([f"data_batch_{n}" for n in range(1, 6)] + ["test_batch"]):
+        images, labels = labelled_arrays(per_batch, 32, 3, seed=seed + i)
+        members[name] = cifar10_batch(images, labels, name)
+    members["batches.meta"] = pickle.dumps({b"label_names": [n.encode() for n in CIFAR10_NAMES],
+                                            b"num_cases_per_batch": per_batch, b"num_vis": 3072}, protocol=2)
+    if not archive:
+        (folder / "cifar-10-batches-py").mkdir(parents=True, exist_ok=True)
+        for name, contents in members.items():
+            (folder / "cifar-10-batches-py" / name).write_bytes(contents)
+        return folder / "cifar-10-batches-py"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "cifar-10-python.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, contents in members.items():
+            info = tarfile.TarInfo(f"cifar-10-batches-py/{name}")
+            info.size = len(contents)
+            tar.addfile(info, io.BytesIO(contents))
+    return path

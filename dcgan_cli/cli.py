@@ -20,6 +20,7 @@ from dcgan_cli.datasets import DATASETS
 from dcgan_cli.errors import TrainingStopped, UserError
 from dcgan_cli.eval.evaluate import CLASSIFIERS
 from dcgan_cli.exported import FORMATS as EXPORT_FORMATS
+from dcgan_cli.eval.classifier import CLASSIFIED
 from dcgan_cli.kernels import KERNELS
 from dcgan_cli.models import FAMILIES, family_names
 from dcgan_cli.models.dcgan import carpedm20_start_size
@@ -73,7 +74,8 @@ def training_options(command):
         click.option("--epochs", type=int, default=DEFAULTS.epochs, show_default=True, help="Passes over the data."),
         click.option("--max-steps", type=int, default=None, help="Stop after this many steps (each --critic-steps batches) in all, if sooner than --epochs."),
         click.option("--batch-size", type=int, default=DEFAULTS.batch_size, show_default=True, help="Global batch size."),
-        click.option("--z-dim", type=int, default=DEFAULTS.z_dim, show_default=True, help="Dimension of z."),
+        click.option("--z-dim", type=int, default=None,
+                     help=f"Dimension of z [default: {DEFAULTS.z_dim}; infogan: {FAMILIES['infogan'].default_z_dim}, the paper's]."),
         click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
                      help="z ~ " + " or ".join(d.help for d in Z_DISTRIBUTIONS.values()) + "."),
         click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE, show_default=True,
@@ -139,9 +141,10 @@ def training_options(command):
     ])
 
 
-def family_options(dataset: str, width_help: str):
-    """--family (the families that fit the dataset) and the architecture options families read."""
-    names = family_names(labelled=DATASETS[dataset].num_classes > 0)
+def family_options(dataset: str, width_help: str, labelled: bool | None = None):
+    """--family (the families that fit the dataset; `labelled`: whether it can have labels, default
+    whether it always has) and the architecture options families read."""
+    names = family_names(labelled=DATASETS[dataset].num_classes > 0 if labelled is None else labelled)
     described = "; ".join(f"{name}: {FAMILIES[name].description}" for name in names)
 
     def decorate(command):
@@ -155,6 +158,12 @@ def family_options(dataset: str, width_help: str):
                          help="G's first feature map (and D's last) is NxN (dcgan). auto: the paper's 4x4, halving the "
                               "image at most four times; carpedm20: halving it four times whatever its size (28x28 "
                               "and 32x32: 2x2, where training without labels collapses) [default: auto]."),
+            click.option("--info-weight", type=float, default=None,
+                         help=f"infogan: weight of the categorical code's information term [default: {DEFAULTS.info_weight}, "
+                              f"the paper's lambda]."),
+            click.option("--info-weight-continuous", type=float, default=None,
+                         help=f"infogan: weight of the continuous codes' term [default: {DEFAULTS.info_weight_continuous}, "
+                              f"PyTorch-GAN's; the paper asks for a smaller one than the categorical's]."),
         ])
 
     return decorate
@@ -169,6 +178,10 @@ def choose_family(family: str | None, conditional: bool | None) -> str:
         flag = "--conditional" if conditional else "--unconditional"
         raise UserError(f"{flag} means --family {synonym}, which contradicts --family {family}: drop one")
     return synonym
+
+
+# The Config fields some family reads beyond its shape (family_options gives each its option).
+FAMILY_SETTINGS = tuple(sorted({name for family in FAMILIES.values() for name in family.settings}))
 
 
 RESOLVED_SOURCES = "dcgan.resolved_sources"  # ctx.meta key: resolve_config's source of each value
@@ -187,15 +200,20 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     recipe = typed.get("recipe") or from_file.get("recipe") or DEFAULT_RECIPE
     family = typed.get("family") or from_file.get("family") or RECIPES[recipe].values.get("family") or DEFAULT_FAMILY
     cls = FAMILIES[family]
-    for name in ("width", "depth", "start_size"):
-        if name in typed and typed[name] is not None and name not in cls.options:
+    for name in ("width", "depth", "start_size", *FAMILY_SETTINGS):
+        if name in typed and typed[name] is not None and name not in cls.options + cls.settings:
             raise UserError(f"{flag(name)} does not apply to the {family} family ({cls.description}); drop {flag(name)}")
     family_defaults = {"width": (widths or {}).get(family, cls.default_width),
-                       "depth": cls.default_depth, "d_norm": cls.d_norms[0]}
-    defaults = {**dataclasses.asdict(DEFAULTS), **{name: params[name] for name in known & set(params)}}
+                       "depth": cls.default_depth, "d_norm": cls.d_norms[0],
+                       **({"z_dim": cls.default_z_dim} if cls.default_z_dim else {})}
+    # An option left at its default (None) leaves Config's default in place.
+    defaults = {**dataclasses.asdict(DEFAULTS),
+                **{name: params[name] for name in known & set(params) if params[name] is not None}}
     values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
-    values.update(fixed, dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0)
-    sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes")})
+    values.update(dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0,
+                  class_names=list(DATASETS[dataset].class_names) if cls.takes_labels else [])
+    values.update(fixed)
+    sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes", "class_names")})
     # --start-size is typed as auto|carpedm20|N; a --config file holds pixels; auto is the family's default.
     start = values["start_size"]
     pixels = start_size_pixels(start, values["image_size"]) if start is None or isinstance(start, str) else start
@@ -308,20 +326,33 @@ def _seed_everything(seed: int) -> None:
     keras.utils.set_random_seed(seed)  # initial weights; z and data order are seeded by (seed, step)
 
 
-@train.command("mnist")
-@click.option("--conditional/--unconditional", default=None,
-              help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
-@family_options("mnist", width_help=f"G and D width: gf_dim = df_dim for dcgan [default: {FAMILIES['dcgan'].default_width}, "
-                                    f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
-@training_options
-@click.pass_context
-def train_mnist(ctx, conditional, family, width, depth, start_size, out, resume, **options):
-    """Train on MNIST (28x28, 60k training images; the 10k test images stay held out)."""
-    config, _ = resolve_config(ctx, "mnist", choose_family(family, conditional), image_size=28, channels=1)
-    run_training(ctx, config, out, resume)
+def in_memory_training_command(name: str):
+    """`dcgan train NAME` for a labelled dataset of one size held in memory (MNIST, Fashion-MNIST, CIFAR-10)."""
+    entry = DATASETS[name]
+    height, _, channels = entry.shape
+
+    @train.command(name, help=f"Train on {entry.description}.")
+    @click.option("--conditional/--unconditional", default=None,
+                  help="Synonyms of --family conditional (carpedm20's class-conditional model) and --family dcgan.")
+    @family_options(name, width_help=f"G and D width: gf_dim = df_dim for dcgan [default: {FAMILIES['dcgan'].default_width}, "
+                                     f"carpedm20's], hidden units for mlp [default: {FAMILIES['mlp'].default_width}].")
+    @training_options
+    @click.pass_context
+    def command(ctx, conditional, family, width, depth, start_size, out, resume, **options):
+        config, _ = resolve_config(ctx, name, choose_family(family, conditional), image_size=height, channels=channels)
+        run_training(ctx, config, out, resume)
+
+    return command
+
+
+for _name, _entry in DATASETS.items():
+    if _entry.shape is not None:
+        in_memory_training_command(_name)
 
 
 PAPER_WIDTH = 128  # the paper's 64x64 LSUN model: 4x4x1024
+# The photo datasets' default width for each convolutional family (the MLP keeps its own).
+PAPER_WIDTHS = {"dcgan": PAPER_WIDTH, "conditional": PAPER_WIDTH, "acgan": PAPER_WIDTH}
 
 
 def image_options(command):
@@ -346,7 +377,7 @@ PHOTO_WIDTH_HELP = (f"G and D width: gf_dim = df_dim for dcgan [default: {PAPER_
 @click.pass_context
 def train_lsun(ctx, family, width, depth, start_size, out, resume, **options):
     """Train the paper's DCGAN on LSUN, read in place from the published LMDB (no conversion)."""
-    config, _ = resolve_config(ctx, "lsun", choose_family(family, None), widths={"dcgan": PAPER_WIDTH}, channels=3)
+    config, _ = resolve_config(ctx, "lsun", choose_family(family, None), widths=PAPER_WIDTHS, channels=3)
     run_training(ctx, config, out, resume)
 
 
@@ -356,15 +387,30 @@ def train_lsun(ctx, family, width, depth, start_size, out, resume, **options):
 @click.option("--crop", type=int, default=108, show_default=True,
               help="Centre crop (px) before resizing, as carpedm20's celebA mode; 0: the largest centre square.")
 @click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
+@click.option("--class-subdirs", is_flag=True,
+              help="Labelled: each subfolder of --data-dir is a class (its name the class's name), for the families "
+                   "that take labels (conditional, acgan).")
 @image_options
-@family_options("folder", PHOTO_WIDTH_HELP)
+@family_options("folder", PHOTO_WIDTH_HELP, labelled=True)
 @training_options
 @click.pass_context
-def train_folder(ctx, family, width, depth, start_size, out, resume, channels, **options):
-    """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode)."""
+def train_folder(ctx, family, width, depth, start_size, out, resume, channels, class_subdirs, **options):
+    """Train the paper's DCGAN on any folder tree of images (carpedm20's celebA mode), or a labelled
+    model on a folder of class subfolders (--class-subdirs)."""
     if channels not in (1, 3):
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
-    config, _ = resolve_config(ctx, "folder", choose_family(family, None), widths={"dcgan": PAPER_WIDTH})
+    family = choose_family(family, None)
+    classes = {}
+    if FAMILIES[family or DEFAULT_FAMILY].takes_labels:
+        from dcgan_cli.datasets.folder import class_folders
+
+        if not class_subdirs:
+            raise UserError(f"--family {family} trains on class labels: pass --class-subdirs, with one subfolder of "
+                            f"images per class in --data-dir")
+        # On --resume without --data-dir the run's saved classes apply (and are checked against its folder).
+        names = class_folders(options["data_dir"]) if options["data_dir"] is not None or not resume else []
+        classes = {"num_classes": len(names), "class_names": names}
+    config, _ = resolve_config(ctx, "folder", family, widths=PAPER_WIDTHS, **classes)
     run_training(ctx, config, out, resume)
 
 
@@ -375,8 +421,9 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, *
               default=None, help="What to draw [default: grid]; see README 'Visualising a run'.")
 @click.option("--num", type=int, default=None,
               help="Number of images [default: 64; 10 per class with --per-class]; rows in interpolate/sweep/class-morph.")
-@click.option("--label", "labels", type=int, multiple=True,
-              help="Class to draw (repeatable); conditional models cycle 0..9 without it. class-morph: the classes to morph through.")
+@click.option("--label", "labels", multiple=True,
+              help="Class to draw, by id or by the run's class name, e.g. 3 or cat (repeatable); models that take "
+                   "labels cycle through every class without it. class-morph: the classes to morph through.")
 @click.option("--per-class", is_flag=True, help="One row per class (conditional models); same as --mode per-class.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for z.")
 @click.option("--steps", type=int, default=None, help="Images per walk in interpolate, sweep, class-morph [default: 10].")
@@ -550,15 +597,23 @@ def download_lsun_command(category, split, dest):
         click.echo(f"train with: dcgan train lsun --category {category} --data-dir {dest}")
 
 
-@download.command("mnist")
-@click.option("--dest", type=click.Path(file_okay=False), default=None,
-              help="Folder for mnist.npz [default: the Keras cache, where `dcgan train mnist` looks].")
-def download_mnist_command(dest):
-    """Download MNIST (mnist.npz, sha256-checked)."""
-    from dcgan_cli.datasets.fetch import download_mnist
-    from dcgan_cli.datasets.mnist import keras_cache
+def download_command(name: str):
+    """`dcgan download NAME` for a dataset the registry says how to fetch."""
 
-    download_mnist(dest if dest is not None else keras_cache().parent, log=click.echo)
+    @download.command(name, help=f"Download {name}'s published files (checksums verified): {DATASETS[name].description}.")
+    @click.option("--dest", type=click.Path(file_okay=False), default=None,
+                  help=f"Folder for the files [default: the cache, where `dcgan train {name}` looks].")
+    def command(dest):
+        from dcgan_cli.datasets.fetch import download_dataset
+
+        download_dataset(name, dest, log=click.echo)
+
+    return command
+
+
+for _name, _entry in DATASETS.items():
+    if _entry.fetch is not None:
+        download_command(_name)
 
 
 @download.command("inception")
@@ -570,7 +625,7 @@ def download_inception_command(dest):
     from dcgan_cli.eval.inception import SHA256, URL, default_weights_path
 
     target = Path(dest) if dest else default_weights_path()
-    fetch(URL, target, sha256=SHA256, offline_fix="download it on a machine with internet and pass it to "
+    fetch(URL, target, checksum="sha256:" + SHA256, offline_fix="download it on a machine with internet and pass it to "
           "`dcgan evaluate --features inception --inception-weights FILE`")
     click.echo(f"wrote {target}; use it with: dcgan evaluate --checkpoint RUN --features inception"
                + (f" --inception-weights {target}" if dest else ""))
@@ -611,14 +666,19 @@ def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, incep
 
 
 @cli.command("train-classifier")
-@click.option("--data-dir", type=click.Path(file_okay=False), default=None, help="Folder holding MNIST [default: $DCGAN_DATA_DIR/mnist].")
+@click.option("--dataset", type=click.Choice(list(CLASSIFIED)), default="mnist", show_default=True,
+              help="The dataset to classify (MNIST's format: 28x28x1, 10 classes).")
+@click.option("--data-dir", type=click.Path(file_okay=False), default=None,
+              help="Folder holding the dataset [default: $DCGAN_DATA_DIR/<dataset>, then the download cache].")
 @click.option("--retrain", is_flag=True, help="Train again even if a cached classifier exists.")
-def train_classifier_command(data_dir, retrain):
-    """Train (once; then cached) the MNIST classifier that `dcgan evaluate` measures with."""
-    from dcgan_cli.eval.classifier import cache_dir, load_or_train_classifier
+def train_classifier_command(dataset, data_dir, retrain):
+    """Train (once; then cached) the classifier that `dcgan evaluate` measures MNIST runs with."""
+    from dcgan_cli.eval.classifier import classifier_dir, load_or_train_classifier
 
-    classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True))
-    click.echo(f"MNIST classifier: {classifier.accuracy:.2%} on the 10k test images; cached in {cache_dir()}")
+    classifier = load_or_train_classifier(data_dir, retrain=retrain, log=lambda msg: click.echo(msg, err=True),
+                                          dataset=dataset)
+    click.echo(f"{CLASSIFIED[dataset]} classifier: {classifier.accuracy:.2%} on the held-out test images; "
+               f"cached in {classifier_dir(dataset)}")
 
 
 @cli.command("probe")

@@ -14,11 +14,13 @@ import dataclasses
 import json
 import math
 import os
+import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
 
 from dcgan_cli.errors import UserError
+from dcgan_cli.models.infogan import INFO_WEIGHT, INFO_WEIGHT_CONTINUOUS
 
 CONFIG_FILE = "config.json"
 
@@ -32,12 +34,14 @@ class Config:
     limit: int | None = None  # train on the first N images only
     pattern: str | None = None  # folder datasets: glob of image files
     crop: int | None = None  # folder datasets: centre crop before resizing
+    class_subdirs: bool = False  # folder datasets: one subfolder per class, its name the class's
 
     # The models: `family` is one of models.FAMILIES, the rest its shape.
     family: str = "conditional"
     image_size: int = 28
     channels: int = 1
     num_classes: int = 10  # 0 for a family that takes no labels
+    class_names: list[str] = dataclasses.field(default_factory=list)  # what each class id means, when known
     z_dim: int = 100
     z_dist: str = "uniform"  # one of models.family.Z_DISTRIBUTIONS
     width: int = 64  # gf_dim = df_dim for the convolutional families; hidden units for mlp
@@ -46,6 +50,8 @@ class Config:
     # G's first feature map (and D's last) is start_size x start_size (dcgan); None: the family's default
     # (dcgan: the paper's 4x4), or for families without the option.
     start_size: int | None = None
+    info_weight: float = INFO_WEIGHT  # infogan: the categorical code's information term (the paper's lambda)
+    info_weight_continuous: float = INFO_WEIGHT_CONTINUOUS  # infogan: the continuous codes' (see models/infogan.py)
 
     # The published configuration (train.recipes.RECIPES) the other values started from.
     recipe: str = "dcgan"
@@ -100,9 +106,11 @@ class Config:
 
         if self.family not in FAMILIES:
             raise UserError(f"--family {self.family} is unknown; choose one of {', '.join(FAMILIES)}")
+        family = FAMILIES[self.family]
         try:
-            return FAMILIES[self.family](self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes,
-                                        self.width, self.depth, d_norm=self.d_norm, start_size=self.start_size)
+            return family(self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes, self.width,
+                          self.depth, d_norm=self.d_norm, start_size=self.start_size,
+                          **{name: getattr(self, name) for name in family.settings})
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
 
@@ -134,6 +142,8 @@ class Config:
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{flag(name)} must be a positive integer, got {value}")
+        if self.class_names and len(self.class_names) != self.num_classes:
+            raise UserError(f"class_names lists {len(self.class_names)} classes, not num_classes' {self.num_classes}")
         if self.eval_samples < 8:
             raise UserError(f"--eval-samples must be at least 8 (2000 is the default), got {self.eval_samples}")
         if not self.lr > 0:
@@ -217,9 +227,11 @@ class Config:
             raise UserError(f"{source} has unknown fields {unknown}; it was written by a newer dcgan: upgrade dcgan")
         hints = typing.get_type_hints(cls)
         for name, value in data.items():
-            allowed = typing.get_args(hints[name]) or (hints[name],)
+            hint = hints[name]
+            allowed = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
             if not any(_is_a(value, kind) for kind in allowed):
-                wanted = " or ".join("null" if kind is type(None) else kind.__name__ for kind in allowed)
+                wanted = " or ".join("null" if kind is type(None) else str(kind) if typing.get_origin(kind) else kind.__name__
+                                     for kind in allowed)
                 raise UserError(f"{source}'s {name} is {json.dumps(value)}, not {wanted}; correct it, or restore "
                                 f"the run's {CONFIG_FILE}")
         return cls(**data)
@@ -259,6 +271,9 @@ def _is_a(value, kind) -> bool:
         return isinstance(value, (int, float)) and not isinstance(value, bool)
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if typing.get_origin(kind) is list:
+        (item,) = typing.get_args(kind)
+        return isinstance(value, list) and all(_is_a(v, item) for v in value)
     return isinstance(value, kind)
 
 
@@ -282,9 +297,10 @@ def _rule(may_change: bool, reason: str, names: str) -> dict[str, ResumeRule]:
 RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it shapes the models' variables, which the checkpoint holds",
             "family image_size channels num_classes z_dim width depth start_size"),
+    **_rule(False, "it says what the model's class labels mean", "class_names"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop z_dist loss gradient_penalty gp_weight clip batch_size d_steps "
-            "critic_steps g_steps seed ema"),
+            "dataset category limit pattern crop class_subdirs z_dist info_weight info_weight_continuous loss "
+            "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema"),
     **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm"),
     **_rule(False, "the checkpoint holds its state (Adam's moments or RMSprop's mean square)", "optimizer"),
     **_rule(False, "the run's values came from it; change single options instead", "recipe"),

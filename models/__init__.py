@@ -5,15 +5,19 @@ the validation read. Adding a family is one module here and one entry below. Not
 TensorFlow until a model is built.
 """
 
+from dcgan_cli.models.acgan import ACGAN
 from dcgan_cli.models.conditional import Conditional
 from dcgan_cli.models.dcgan import DCGAN
 from dcgan_cli.models.family import Family
+from dcgan_cli.models.infogan import InfoGAN
 from dcgan_cli.models.mlp import MLP
 
 FAMILIES: dict[str, type[Family]] = {
     "dcgan": DCGAN,
     "conditional": Conditional,
     "mlp": MLP,
+    "acgan": ACGAN,
+    "infogan": InfoGAN,
 }
 
 

@@ -1,9 +1,12 @@
-"""carpedm20's class-conditional MNIST DCGAN, layer for layer (reference.md section 2).
+"""carpedm20's class-conditional MNIST DCGAN, layer for layer (reference.md section 2), and at other
+sizes (32, 64, 128: CIFAR-10, labelled folders) the DCGAN body with the class concatenated the way
+carpedm20 concatenates it (models/dcgan.py, num_classes).
 
 The one departure is G's output: tanh with data in [-1, 1] (carpedm20: sigmoid with data in
 [0, 1]), as the paper prescribes and as every other model here does.
 """
 
+from dcgan_cli.models import dcgan
 from dcgan_cli.models.family import Family
 
 GFC_DIM = 1024  # carpedm20's gfc_dim / dfc_dim
@@ -15,22 +18,38 @@ class Conditional(Family):
     """G and D both take the one-hot class label y, concatenated where carpedm20 concatenates it."""
 
     name = "conditional"
-    description = "carpedm20's class-conditional MNIST model (labels fed to G and D; 28x28, fixed widths)"
+    description = ("carpedm20's class-conditional model (labels fed to G and D): its MNIST model at 28x28 "
+                   "(fixed widths), the DCGAN body with labels concatenated at other sizes (--width)")
     takes_labels = True
-    default_width = GF_DIM  # recorded in config.json; the widths are carpedm20's, not an option
+    options = ("width",)
+    default_width = GF_DIM  # carpedm20's; at 28x28 the widths are its model's, not an option
     bench_sizes = (28,)
     hidden = (("d_h0_conv", "d_h0_lrelu"), ("d_h1_conv", "d_h1_lrelu"), ("d_h2_lin", "d_h2_lrelu"))
 
+    @property
+    def carpedm20(self) -> bool:
+        return self.image_size == 28
+
     def problem(self):
-        if self.image_size != 28:
-            return f"the conditional family is carpedm20's 28x28 MNIST model, not {self.image_size}x{self.image_size}"
+        if self.carpedm20 and self.width != GF_DIM:
+            return (f"at 28x28 the conditional family is carpedm20's MNIST model, whose widths are fixed "
+                    f"({GF_DIM}): drop --width {self.width}")
         return super().problem()
 
+    def hidden_layers(self):
+        return self.hidden if self.carpedm20 else dcgan.hidden_layers(self.image_size)
+
     def build_generator(self, kernels=None, synchronized_bn=False):
-        return conditional_generator(self.z_dim, self.num_classes, self.channels, synchronized_bn, kernels)
+        if self.carpedm20:
+            return conditional_generator(self.z_dim, self.num_classes, self.channels, synchronized_bn, kernels)
+        return dcgan.generator(self.image_size, self.channels, self.z_dim, self.width, synchronized_bn, kernels,
+                               num_classes=self.num_classes)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm)
+        if self.carpedm20:
+            return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm)
+        return dcgan.discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels,
+                                   norm=self.d_norm, num_classes=self.num_classes)
 
 
 def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, kernels=None,

@@ -91,7 +91,7 @@ class Latents:
     z: Any  # (n, z_dim)
     labels: Any = None  # (n, num_classes) class vectors, one-hot or blended; families that take labels
     classes: Any = None  # (n,) the class ids behind one-hot labels, where there are ids
-    codes: Any = None  # latent codes (InfoGAN's); no family here takes them yet
+    codes: Any = None  # (n, code_dim) latent codes (InfoGAN's: one-hot categories, then continuous values)
 
     def __len__(self) -> int:
         return int(self.z.shape[0])
@@ -106,7 +106,7 @@ class DOutput:
     """What D says about a batch of images."""
 
     logits: Any  # the real/fake logit of each image, float32
-    aux: dict = field(default_factory=dict)  # auxiliary heads by name (ACGAN's classes, InfoGAN's Q); none yet
+    aux: dict = field(default_factory=dict)  # auxiliary heads by name (ACGAN's class logits, InfoGAN's Q)
     features: dict = field(default_factory=dict)  # hidden activations by layer name, when asked for
 
 
@@ -118,6 +118,9 @@ class Family:
     takes_labels: ClassVar[bool] = False
     # The architecture options this family reads (besides image shape and z): "width", "depth", "start_size".
     options: ClassVar[tuple[str, ...]] = ()
+    # Other Config fields it reads, passed to __init__ by name (InfoGAN's loss weights).
+    settings: ClassVar[tuple[str, ...]] = ()
+    default_z_dim: ClassVar[int | None] = None  # its z_dim when --z-dim is not given; None: Config's
     default_width: ClassVar[int | None] = None
     default_depth: ClassVar[int | None] = None
     # Image sizes of `dcgan bench train`'s presets, named FAMILY-SIZE.
@@ -257,17 +260,23 @@ class Family:
         activations to return as well, from the same forward pass (e.g. for feature matching)."""
         inputs = self.discriminator_inputs(images, labels)
         if not features:
-            return DOutput(discriminator(inputs, training=training))
-        logits, *maps = self._view(discriminator, tuple(features))(inputs, training=training)
-        return DOutput(logits, features=dict(zip(features, maps)))
+            out = discriminator(inputs, training=training)
+            return self.d_output(list(out) if isinstance(out, (list, tuple)) else [out])
+        heads = len(discriminator.outputs)
+        out = self._view(discriminator, tuple(features))(inputs, training=training)
+        return self.d_output(list(out[:heads]), features=dict(zip(features, out[heads:])))
+
+    def d_output(self, heads: list, features=None) -> DOutput:
+        """D's outputs (one per head, the real/fake logit first) as a DOutput."""
+        return DOutput(heads[0], features=features or {})
 
     def _view(self, discriminator, names: tuple[str, ...]):
-        """D's inputs to [its logits, the named activations]: D's own layers, so the same variables."""
+        """D's inputs to [its heads' outputs, the named activations]: D's own layers, so the same variables."""
         import keras
 
         key = (id(discriminator), names)
         if key not in self._views:
-            outputs = [discriminator.output, *(discriminator.get_layer(name).output for name in names)]
+            outputs = [*discriminator.outputs, *(discriminator.get_layer(name).output for name in names)]
             self._views[key] = keras.Model(discriminator.inputs, outputs)
         return self._views[key]
 

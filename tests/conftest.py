@@ -193,3 +193,16 @@ def processes():
     yield start
     for process in started:
         process.kill()
+
+
+def train_family_on_mnist(family: str, mnist_dir, run: Path, capsys, steps: int = 50):
+    """`dcgan train mnist --family FAMILY`, batch 32, logging every 10 steps; (config.json, its scalars by name)."""
+    import json
+
+    from dcgan_cli.viz.plots import read_scalars
+
+    code, _, err = run_cli(["train", "mnist", "--family", family, "--data-dir", mnist_dir, "--out", run,
+                            "--batch-size", 32, "--max-steps", steps, "--log-every", 10, "--checkpoint-every", steps,
+                            "--sample-every", steps], capsys)
+    assert code == 0, err
+    return json.loads((run / "config.json").read_text()), read_scalars(run / "logs")

@@ -125,7 +125,7 @@ def test_checkpoint_of_another_shape(trained_run, tmp_path, capsys):
     other = tmp_path / "other"
     shutil.copytree(trained_run / "ckpt", other / "ckpt")
     config = json.loads((trained_run / "config.json").read_text())
-    config.update(family="dcgan", num_classes=0)  # says unconditional; the weights are conditional
+    config.update(family="dcgan", num_classes=0, class_names=[])  # says unconditional; the weights are conditional
     (other / "config.json").write_text(json.dumps(config))
     code, _, err = run_cli(["sample", "--checkpoint", other, "--out", tmp_path / "x.png"], capsys)
     assert_one_line_error(code, err, "does not fit")

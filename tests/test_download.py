@@ -10,7 +10,7 @@ from functools import partial
 
 import pytest
 
-from dcgan_cli.datasets.fetch import download_lsun, download_mnist
+from dcgan_cli.datasets.fetch import download_dataset, download_lsun
 from dcgan_cli.errors import UserError
 
 
@@ -138,5 +138,65 @@ def test_download_mnist_checks_sha256(server, tmp_path, monkeypatch):
     (root / "mnist.npz").write_bytes(b"not mnist")
     monkeypatch.setenv("DCGAN_MNIST_URL", handler.base_url + "mnist.npz")
     with pytest.raises(UserError, match="sha256"):
-        download_mnist(tmp_path / "mnist", log=lambda m: None)
+        download_dataset("mnist", tmp_path / "mnist", log=lambda m: None)
     assert not list((tmp_path / "mnist").iterdir())  # nothing half-written left behind
+
+
+# --- Fashion-MNIST and CIFAR-10: the publishers' files, checked against their md5s ----------------
+
+def md5(path) -> str:
+    import hashlib
+
+    return "md5:" + hashlib.md5(path.read_bytes()).hexdigest()
+
+
+def test_download_fashion_mnist_checks_each_md5_then_loads(server, tmp_path, monkeypatch):
+    from dcgan_cli.datasets import fashion_mnist
+    from dcgan_cli.datasets.testdata import write_idx_dataset
+
+    root, handler = server
+    write_idx_dataset(root, train=60, test=20)
+    monkeypatch.setenv("DCGAN_FASHION_MNIST_URL", handler.base_url)
+    # The published md5s do not match our small files: the first file is refused and deleted.
+    with pytest.raises(UserError, match=r"md5 .*expected 8d4fb7e6c68d591d4c3dfef9ec88bf0d.*deleted"):
+        download_dataset("fashion-mnist", tmp_path / "f", log=lambda m: None)
+    assert not list((tmp_path / "f").iterdir())
+    # With the served files' own md5s, all four arrive, and `dcgan train fashion-mnist` finds them in the cache.
+    monkeypatch.setattr(fashion_mnist, "CHECKSUMS", {stem: md5(root / (stem + ".gz")) for stem in fashion_mnist.CHECKSUMS})
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("DCGAN_DATA_DIR", raising=False)
+    folder = download_dataset("fashion-mnist", log=lambda m: None)
+    assert folder == tmp_path / "keras" / "datasets" / "fashion-mnist"
+    assert sorted(p.name for p in folder.iterdir()) == sorted(stem + ".gz" for stem in fashion_mnist.CHECKSUMS)
+    data = fashion_mnist.load_fashion_mnist(download_ok=False)
+    assert data.train_images.shape == (60, 28, 28, 1) and data.test_labels.shape == (20,)
+
+
+def test_download_cifar10_checks_its_md5(server, tmp_path, monkeypatch):
+    from dcgan_cli.datasets import cifar10
+    from dcgan_cli.datasets.testdata import write_cifar10
+
+    root, handler = server
+    archive = write_cifar10(root, per_batch=10)
+    monkeypatch.setenv("DCGAN_CIFAR10_URL", handler.base_url + archive.name)
+    with pytest.raises(UserError, match="md5 .*expected c58f30108f718f92721af3b95e74349a"):
+        download_dataset("cifar10", tmp_path / "c", log=lambda m: None)
+    assert not list((tmp_path / "c").iterdir())
+    monkeypatch.setattr(cifar10, "CHECKSUM", md5(archive))
+    assert download_dataset("cifar10", tmp_path / "c", log=lambda m: None) == tmp_path / "c"
+    assert (tmp_path / "c" / archive.name).read_bytes() == archive.read_bytes()
+    assert cifar10.load_cifar10(tmp_path / "c").train_images.shape == (50, 32, 32, 3)
+
+
+@pytest.mark.parametrize("dataset, variable", [("fashion-mnist", "DCGAN_FASHION_MNIST_URL"), ("cifar10", "DCGAN_CIFAR10_URL")])
+def test_offline_training_says_where_it_looked_in_one_line(dataset, variable, tmp_path, monkeypatch, capsys):
+    from conftest import run_cli
+    from test_cli_errors import assert_one_line_error
+
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    monkeypatch.delenv("DCGAN_DATA_DIR", raising=False)
+    monkeypatch.setenv(variable, "http://127.0.0.1:9/")  # the discard port: refused
+    code, _, err = run_cli(["train", dataset, "--out", tmp_path / "run"], capsys)
+    assert_one_line_error(code, err, "offline", "--data-dir", str(tmp_path / "keras"))
+    assert not (tmp_path / "run").exists()
+    assert not [p for p in (tmp_path / "keras").rglob("*") if p.is_file() and not p.name.endswith(".part")]

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import tensorflow as tf
 
+from dcgan_cli.datasets import DATASETS
 from dcgan_cli.datasets.images import AUTOTUNE, decode_to_training_image
 
 MEMORY_RECORDS = 2048  # encoded images held in memory for the reference rate
@@ -73,11 +74,12 @@ def sources(dataset: str, data_dir, image_size: int, channels: int, batch_size: 
         pipeline = folder_batches(data_dir, pattern, crop, image_size, channels, batch_size, seed=0, limit=limit)
         encoded = [Path(p).read_bytes() for p in list_images(data_dir, pattern)[:min(pipeline.num_examples, MEMORY_RECORDS)]]
         return pipeline.dataset, memory_batches(encoded, image_size, channels, batch_size, crop), pipeline.num_examples
-    if dataset == "mnist":
-        from dcgan_cli.datasets.mnist import load_mnist, training_batches
+    if DATASETS[dataset].load is not None:
+        from dcgan_cli.datasets import load
+        from dcgan_cli.datasets.pipeline import training_batches
 
-        mnist = load_mnist(data_dir)
-        images, labels = mnist.train_images[:limit], mnist.train_labels[:limit]
+        data = load(dataset, data_dir)
+        images, labels = data.train_images[:limit], data.train_labels[:limit]
         return training_batches(images, labels, batch_size, 0), None, len(images)
     raise ValueError(f"unknown dataset {dataset!r}")
 
@@ -108,8 +110,8 @@ def bench_data(dataset: str, data_dir=None, image_size: int = 64, channels: int 
                crop: int | None = None, limit: int | None = None, train_steps: int | None = 0, width: int = 128,
                echo=print) -> DataBench:
     """Measure, print and return the pipeline's and the in-memory decoder's images/s."""
-    if dataset == "mnist":
-        image_size, channels = 28, 1
+    if DATASETS[dataset].shape is not None:
+        image_size, _, channels = DATASETS[dataset].shape
     pipeline, memory, count = sources(dataset, data_dir, image_size, channels, batch_size, category, pattern,
                                       crop, limit)
     candidates = {"pipeline": iter(pipeline)}

@@ -176,12 +176,12 @@ def assign_weights(parts: dict, state: dict[str, np.ndarray], source) -> None:
 def check_weights_file(path) -> Path:
     """The weights file to use (default: the one `dcgan download inception` writes); one-line errors
     when it is missing or not the published file."""
-    from dcgan_cli.datasets.download import sha256_of
+    from dcgan_cli.datasets.download import digest_of
 
     path = Path(path) if path is not None else default_weights_path()
     if not path.is_file():
         raise UserError(f"--features inception needs the FID Inception weights, not found at {path}: {how_to_get()}")
-    actual = sha256_of(path)
+    actual = digest_of(path, "sha256")
     if actual != SHA256:
         raise UserError(f"{path} has sha256 {actual[:16]}..., not the FID Inception weights' {SHA256[:16]}...; "
                         f"{how_to_get()}")

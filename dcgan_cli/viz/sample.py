@@ -75,7 +75,7 @@ class Request:
     checkpoint: str
     mode: str = "grid"
     num: int | None = None
-    labels: list[int] = field(default_factory=list)
+    labels: list[int | str] = field(default_factory=list)  # class ids or the run's class names
     seed: int = 0
     out: str | None = None
     steps: int | None = None  # default DEFAULT_STEPS
@@ -108,6 +108,7 @@ def run(request: Request, echo=print, warn=print) -> list[Path]:
     check_request(r)
     run_dir, _ = resolve_checkpoint(r.checkpoint)
     saved = Config.load(run_dir)
+    r = dataclasses.replace(r, labels=class_ids(saved, r.labels, run_dir))
     check_labels(saved, r, run_dir)
     tiles = load_tiles(r, saved) if r.source else None
     if r.mode == "sweep":
@@ -281,6 +282,32 @@ def check_request(r: Request) -> None:
     if r.mode == "interpolate" and not bool(r.a) == bool(r.b) == bool(r.source):
         raise UserError("--mode interpolate takes --from GRID.png, --a and --b together (walks from tile a[i] to "
                         "tile b[i] of a grid written by `dcgan sample --out GRID.png`), or none of them")
+
+
+def class_names(config: Config) -> list[str]:
+    """What each class id of the run means: its saved names, or (runs from before they were saved) its dataset's."""
+    from dcgan_cli.datasets import DATASETS
+
+    if config.class_names:
+        return list(config.class_names)
+    known = DATASETS[config.dataset].class_names
+    return list(known) if len(known) == config.num_classes else [str(k) for k in range(config.num_classes)]
+
+
+def class_ids(config: Config, labels, run_dir: Path) -> list[int]:
+    """--label values as class ids: a class name of the run (that wins, for folders named like numbers) or an id."""
+    names = class_names(config)
+    ids = []
+    for label in labels:
+        text = str(label)
+        if text in names:
+            ids.append(names.index(text))
+        elif text.lstrip("-").isdigit():
+            ids.append(int(text))
+        else:
+            listed = ", ".join(f"{k} {name}" for k, name in enumerate(names)) or "none: it takes no labels"
+            raise UserError(f"--label {text!r} is not a class of {run_dir}; its classes are {listed}")
+    return ids
 
 
 def check_labels(config: Config, r: Request, run_dir: Path) -> None:
