@@ -84,8 +84,11 @@ def test_the_conditional_model_at_photo_sizes_concatenates_the_class_everywhere(
     G, D = family.build()
     assert G.output.shape[1:] == (size, size, 3) and D.output.shape[1:] == (1,)
     # As carpedm20: y joins z and every layer's input in G; the image, every layer's input and the last linear layer in D.
-    assert [l.name for l in G.layers if "concat" in l.name] == ["g_concat_z", "g_concat_h0", "g_concat_h1", "g_concat_h2", "g_concat_h3"]
-    assert [l.name for l in D.layers if "concat" in l.name] == ["d_concat_x", "d_concat_h0", "d_concat_h1", "d_concat_h2", "d_concat_h3"]
+    # The DCGAN body's stride-2 layers: from the paper's 4x4 start (three at 32 px, four at 64 and 128).
+    stages = {32: 3, 64: 4, 128: 4}[size]
+    hidden = [f"h{i}" for i in range(stages)]
+    assert [l.name for l in G.layers if "concat" in l.name] == [f"g_concat_{w}" for w in ["z", *hidden]]
+    assert [l.name for l in D.layers if "concat" in l.name] == [f"d_concat_{w}" for w in ["x", *hidden]]
     z = family.sample_z(2, seed=0)
     images = [family.generate(G, family.latents(z, classes=[k, k])) for k in (0, 2)]
     assert not np.allclose(images[0], images[1])  # the class reaches the image
