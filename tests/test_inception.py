@@ -17,11 +17,11 @@ from torch_files import fid_inception_state_dict, save_legacy, save_zip
 @pytest.fixture(scope="module")
 def random_weights(tmp_path_factory):
     """(path, sha256) of random FID Inception weights in torch.save's single-stream layout."""
-    from dcgan_cli.datasets.download import sha256_of
+    from dcgan_cli.datasets.download import digest_of
 
     path = tmp_path_factory.mktemp("inception") / "random-inception.pth"
     save_legacy(fid_inception_state_dict(), path)
-    return path, sha256_of(path)
+    return path, digest_of(path)
 
 
 @pytest.mark.parametrize("save", [save_legacy, save_zip])
