@@ -63,10 +63,6 @@ class DCGAN(Family):
     default_width = 64  # carpedm20's gf_dim = df_dim; `dcgan train lsun|folder` default to the paper's 128
     bench_sizes = (28, 64)
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.stages = num_stages(self.image_size, self.start_size)
-
     @classmethod
     def default_start_size(cls, image_size):
         return default_start_size(image_size)
