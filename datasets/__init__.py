@@ -27,10 +27,10 @@ def resolve(reference: str) -> Callable:
     return getattr(importlib.import_module(f"dcgan_cli.datasets.{module}"), name)
 
 
-def _in_memory(config, start_step):
+def _in_memory(config, start_step, download_ok=True):
     from dcgan_cli.datasets.pipeline import Pipeline, training_batches
 
-    data = load(config.dataset, config.data_dir)
+    data = load(config.dataset, config.data_dir, download_ok)
     images, labels = data.train_images, data.train_labels
     if config.limit is not None:
         images, labels = images[: config.limit], labels[: config.limit]
@@ -41,14 +41,14 @@ def _in_memory(config, start_step):
     return Pipeline(dataset, len(images))
 
 
-def _lsun(config, start_step):
+def _lsun(config, start_step, download_ok=True):  # read in place: `dcgan download lsun` is the only download
     from dcgan_cli.datasets.lsun import lsun_batches
 
     return lsun_batches(config.data_dir, config.category, config.image_size, config.channels,
                         config.batch_size, config.seed, start_step, config.limit)
 
 
-def _folder(config, start_step):
+def _folder(config, start_step, download_ok=True):
     from dcgan_cli.datasets.folder import folder_batches
 
     # A family that takes labels gets the class subfolders' labels; the others train on every image alike.
@@ -59,7 +59,7 @@ def _folder(config, start_step):
 
 @dataclass(frozen=True)
 class Dataset:
-    read: Callable  # (config, start_step) -> datasets.pipeline.Pipeline
+    read: Callable  # (config, start_step, download_ok) -> datasets.pipeline.Pipeline
     num_classes: int  # classes its labels name; 0: no labels (or, for folders, as many as --class-subdirs finds)
     description: str
     class_names: tuple[str, ...] = ()
@@ -91,8 +91,9 @@ def load(name: str, data_dir=None, download_ok: bool = True):
     return resolve(DATASETS[name].load)(data_dir, download_ok=download_ok)
 
 
-def training_data(config, start_step: int = 0):
-    """The Pipeline (global batches and epoch size) of config.dataset, starting at batch start_step."""
+def training_data(config, start_step: int = 0, download_ok: bool = True):
+    """The Pipeline (global batches and epoch size) of config.dataset, starting at batch start_step.
+    download_ok=False: data found nowhere raises errors.NotDownloaded instead of being downloaded."""
     if config.dataset not in DATASETS:
         raise UserError(f"unknown dataset {config.dataset!r}; use one of {', '.join(DATASETS)}")
-    return DATASETS[config.dataset].read(config, start_step)
+    return DATASETS[config.dataset].read(config, start_step, download_ok)

@@ -26,7 +26,7 @@ import numpy as np
 from dcgan_cli.datasets.download import download
 from dcgan_cli.datasets.mnist import candidate_dirs, keras_home
 from dcgan_cli.datasets.pipeline import LabelledImages
-from dcgan_cli.errors import UserError
+from dcgan_cli.errors import NotDownloaded, UserError
 
 URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 CHECKSUM = "md5:c58f30108f718f92721af3b95e74349a"  # the publisher's, on www.cs.toronto.edu/~kriz/cifar.html
@@ -128,7 +128,7 @@ def load_cifar10(data_dir=None, download_ok: bool = True) -> LabelledImages:
     if found is not None:
         return found
     if not download_ok:
-        raise UserError(f"CIFAR-10 not found (looked in {', '.join(looked)}); pass --data-dir or run `dcgan download cifar10`")
+        raise NotDownloaded(f"CIFAR-10 not found (looked in {', '.join(looked)}); pass --data-dir or run `dcgan download cifar10`")
     try:
         fetch(cache)
     except UserError as exc:

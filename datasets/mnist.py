@@ -20,7 +20,7 @@ import numpy as np
 
 from dcgan_cli.datasets.download import download
 from dcgan_cli.datasets.pipeline import LabelledImages, training_batches  # noqa: F401 (training_batches: MNIST's callers)
-from dcgan_cli.errors import UserError
+from dcgan_cli.errors import NotDownloaded, UserError
 
 NPZ_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 NPZ_CHECKSUM = "sha256:731c5ac602752760c8e48fbffcf8c3b850d9dc2a2aedcf2cc48468fc17b673d1"
@@ -103,7 +103,7 @@ def load_idx(source: IdxSource, data_dir: str | os.PathLike | None = None, downl
     if found is not None:
         return found
     if not download_ok:
-        raise UserError(f"{name} not found (looked in {', '.join(looked)}); pass --data-dir or run `dcgan download {source.command}`")
+        raise NotDownloaded(f"{name} not found (looked in {', '.join(looked)}); pass --data-dir or run `dcgan download {source.command}`")
     try:
         source.fetch(source.cache_folder())
     except UserError as exc:

@@ -14,6 +14,11 @@ class OutOfSpace(UserError):
         self.errno, self.filename = errno, filename
 
 
+class NotDownloaded(UserError):
+    """Data that is neither in --data-dir nor in the cache, asked for where downloading is not allowed
+    (`dcgan train --dry-run` writes nothing, the download cache included)."""
+
+
 class TrainingStopped(Exception):
     """Training ended early for a reason the user must hear about (Ctrl-C, a NaN loss)."""
 

@@ -51,3 +51,17 @@ def test_what_refuses_a_start_refuses_a_dry_run(tiny_run, tiny_images, tmp_path,
         code, _, err = run_cli(args, capsys)
         assert_one_line_error(code, err, *needles)
     assert snapshot(tmp_path) == before
+
+
+def test_a_dataset_that_is_nowhere_is_reported_not_downloaded(tmp_path, monkeypatch, capsys):
+    """A real run downloads MNIST or CIFAR-10 into the cache; --dry-run writes nothing, the cache included."""
+    monkeypatch.delenv("DCGAN_DATA_DIR", raising=False)
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras"))
+    # Were a download tried, it would fail on this closed port with another message.
+    for variable in ("DCGAN_MNIST_URL", "DCGAN_CIFAR10_URL"):
+        monkeypatch.setenv(variable, "http://127.0.0.1:9/nothing")
+    before = snapshot(tmp_path)
+    for dataset in ("mnist", "cifar10"):
+        code, _, err = run_cli(["train", dataset, "--out", tmp_path / "run", "--dry-run"], capsys)
+        assert_one_line_error(code, err, "not found", f"dcgan download {dataset}", "--dry-run downloads nothing")
+    assert snapshot(tmp_path) == before and not (tmp_path / "keras").exists()

@@ -12,6 +12,7 @@ import dataclasses
 from pathlib import Path
 
 from dcgan_cli.config import Config
+from dcgan_cli.errors import NotDownloaded, UserError
 
 
 def dry_run(config: Config, run_dir: Path, resume: bool, strategy, sources: dict[str, str], echo=print) -> None:
@@ -22,7 +23,10 @@ def dry_run(config: Config, run_dir: Path, resume: bool, strategy, sources: dict
     from dcgan_cli.train import distribute
     from dcgan_cli.train.trainer import check_start
 
-    resuming, latest, data = check_start(config, run_dir, resume, strategy, log=echo)
+    try:
+        resuming, latest, data = check_start(config, run_dir, resume, strategy, log=echo, download_ok=False)
+    except NotDownloaded as exc:
+        raise UserError(f"--dry-run downloads nothing, and {exc} (a run without --dry-run downloads it itself)") from None
     steps_per_epoch = data.num_examples // config.batch_size
     total = config.epochs * steps_per_epoch if config.max_steps is None else min(config.max_steps,
                                                                                    config.epochs * steps_per_epoch)

@@ -310,11 +310,12 @@ def train(config: Config, run_dir: Path, resume: bool = False, strategy=None, lo
             distribute.remove_output_dir(out_dir, run_dir)
 
 
-def check_start(config: Config, run_dir: Path, resume: bool, strategy, log=print):
+def check_start(config: Config, run_dir: Path, resume: bool, strategy, log=print, download_ok: bool = True):
     """Everything that can refuse a start, with nothing written: options, run directory and lock,
     the checkpoint to resume from, and the data (opened, counted, its first records decoded).
-    `train` runs this first; `dcgan train --dry-run` runs it alone. Returns (resuming, the
-    checkpoint to resume from or None, the opened data)."""
+    `train` runs this first; `dcgan train --dry-run` runs it alone, with download_ok=False (a dataset
+    found nowhere is then reported, not downloaded). Returns (resuming, the checkpoint to resume from
+    or None, the opened data)."""
     config.validate()
     distribute.check_batch(config.batch_size, strategy)
     chief = distribute.is_chief(strategy)
@@ -322,14 +323,14 @@ def check_start(config: Config, run_dir: Path, resume: bool, strategy, log=print
     # The step to resume from, read-only (the chief sets damaged checkpoints aside once it holds the lock).
     latest = checkpoint_files.newest_intact(run_dir / runs.CKPT_DIR, (lambda _: None) if chief else log,
                                             may_move=False, why_not_moved="the chief worker moves it") if resuming else None
-    data = open_data(config, checkpoint_files.step_of(latest) if latest else 0)
+    data = open_data(config, checkpoint_files.step_of(latest) if latest else 0, download_ok)
     return resuming, latest, data
 
 
-def open_data(config: Config, start_step: int):
+def open_data(config: Config, start_step: int, download_ok: bool = True):
     """The training data from start_step (datasets.training_data): opened, its first records decoded,
     and every option that depends on its size checked. With --critic-steps N a step takes N batches."""
-    data = training_data(config, start_step * config.critic_steps)
+    data = training_data(config, start_step * config.critic_steps, download_ok)
     if config.limit is not None and data.num_examples < config.limit:
         raise UserError(f"--limit {config.limit} is more than the {data.num_examples} images the data has; "
                         f"lower --limit, or drop it to train on them all")
