@@ -176,7 +176,11 @@ class Family:
 
     def build(self, kernels=None, synchronized_bn: bool = False):
         """(G, D), under the current Keras dtype policy; kernels: a dcgan_cli.kernels.Kernels (default fast)."""
-        return self.build_generator(kernels, synchronized_bn), self.build_discriminator(kernels, synchronized_bn)
+        generator, discriminator = self.build_generator(kernels, synchronized_bn), self.build_discriminator(kernels, synchronized_bn)
+        if self.minibatch and "d_minibatch" not in {layer.name for layer in discriminator.layers}:
+            # A family's builder must pass minibatch= on (models/layers.py, with_minibatch_features).
+            raise ValueError(f"the {self.name} family's D was built without the minibatch discrimination asked for")
+        return generator, discriminator
 
     def build_generator(self, kernels=None, synchronized_bn: bool = False):
         raise NotImplementedError

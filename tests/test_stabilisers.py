@@ -152,6 +152,11 @@ def test_each_stabiliser_trains_30_steps_and_moves_its_metric(tmp_path, mnist_di
     shown = [line for line in err.splitlines() if "step 30/30" in line][-1]  # the progress line shows the terms
     for tag, label in (("g_feature_matching", "feature matching"), ("d_hist_avg", "hist D"), ("g_hist_avg", "hist G")):
         assert (label in shown) == (tag in tags), (tag, shown)
+    if name in ("feature_matching_and_adversarial", "historical_averaging"):  # and so does `dcgan plot`
+        code, out, err = run_cli(["plot", "--run", run, "--out", tmp_path / "plot.png"], capsys)
+        assert code == 0, err
+        plotted = set(out.split(": ", 1)[1].split(" over ")[0].split(", "))
+        assert {"g_feature_matching", "g_loss_adv", "d_hist_avg", "g_hist_avg"} & tags <= plotted, (tags, plotted)
 
 
 @pytest.mark.slow

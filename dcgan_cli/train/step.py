@@ -94,7 +94,6 @@ class TrainStep:
         self.d_steps, self.g_steps, self.critic_steps = d_steps, g_steps, critic_steps
         self.penalty, self.gp_weight, self.clip = penalty, gp_weight, clip
         self.strategy = strategy or tf.distribute.get_strategy()
-        self.g_objective = g_objective
         # Feature matching's f: D's last hidden layer (the activation after it), read through the family.
         self.matched = family.hidden_layers()[-1][1] if g_objective != ADVERSARIAL else None
         self.g_terms = generator_terms(family, g_objective, bool(historical_averaging))
