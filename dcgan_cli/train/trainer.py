@@ -143,7 +143,9 @@ class Trainer:
     def checkpoint_bytes(self) -> int:
         """About what one checkpoint takes on disk: every variable it holds."""
         variables = (self.generator.weights + self.discriminator.weights + self.g_optimizer.variables
-                     + self.d_optimizer.variables + (self.sampler.weights if self.weight_average else []))
+                     + self.d_optimizer.variables + (self.sampler.weights if self.weight_average else [])
+                     + [v for history in (self.train_step.d_history, self.train_step.g_history) if history is not None
+                        for v in history.variables().values()])
         return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables)
 
     def set_schedule(self, steps: int) -> None:
