@@ -31,6 +31,7 @@ from dcgan_cli.train.optimizer import OPTIMIZERS
 from dcgan_cli.train.penalties import PENALTIES
 from dcgan_cli.train.precision import PRECISIONS
 from dcgan_cli.train.recipes import DEFAULT_RECIPE, RECIPES, resolve
+from dcgan_cli.train.stabilisers import G_OBJECTIVES
 from dcgan_cli.viz.sample import MODES
 
 DEFAULTS = Config()
@@ -93,6 +94,17 @@ def training_options(command):
                      help="The gradient penalty's weight (lambda; R1's gamma)."),
         click.option("--clip", type=float, default=DEFAULTS.clip, show_default=True,
                      help="Clip the critic's weights to [-CLIP, CLIP] after each update (WGAN: 0.01); 0: no clipping."),
+        click.option("--label-smoothing", type=float, default=DEFAULTS.label_smoothing, show_default=True,
+                     help="One-sided label smoothing: D's target for real images, e.g. 0.9 (Salimans et al. 2016; "
+                          "fakes' stays 0); 1: none. For non_saturating, minimax and least_squares."),
+        click.option("--g-objective", type=click.Choice(list(G_OBJECTIVES)), default=DEFAULTS.g_objective,
+                     show_default=True, help="G's loss: " + "; ".join(f"{k}: {v}" for k, v in G_OBJECTIVES.items()) + "."),
+        click.option("--minibatch-discrimination/--no-minibatch-discrimination", default=None,
+                     help="D's last layer also sees how alike the images of its batch are (Salimans et al. 2016: "
+                          "100 kernels of 5 dimensions); changes D, so fixed for the run [default: off]."),
+        click.option("--historical-averaging", type=float, default=DEFAULTS.historical_averaging, show_default=True,
+                     help="Weight of ||theta - the mean of its past values||^2 added to each player's loss "
+                          "(Salimans et al. 2016); 0: none."),
         click.option("--d-norm", type=click.Choice(list(D_NORMS)), default=None,
                      help="D's normalisation: " + "; ".join(f"{k}: {v}" for k, v in D_NORMS.items())
                           + " [default: batch; none for mlp]."),

@@ -62,6 +62,12 @@ class Config:
     gp_weight: float = 10.0
     clip: float = 0.0  # WGAN's weight clipping: D's weights kept in [-clip, clip]; 0: none
 
+    # The stabilisers of Salimans et al. 2016 (train/stabilisers.py; minibatch discrimination: models/layers.py).
+    label_smoothing: float = 1.0  # D's target for real images: 0.9 is one-sided label smoothing; 1: none
+    g_objective: str = "adversarial"  # G's loss: one of train.stabilisers.G_OBJECTIVES
+    minibatch_discrimination: bool = False  # D sees how alike the images of its batch are (changes D's shape)
+    historical_averaging: float = 0.0  # weight of ||theta - mean of its past values||^2 on each player; 0: none
+
     # Optimisation (carpedm20's defaults).
     optimizer: str = "adam"  # one of train.optimizer.OPTIMIZERS
     batch_size: int = 64
@@ -110,6 +116,7 @@ class Config:
         try:
             return family(self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes, self.width,
                           self.depth, d_norm=self.d_norm, start_size=self.start_size,
+                          minibatch=self.minibatch_discrimination,
                           **{name: getattr(self, name) for name in family.settings})
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
@@ -124,6 +131,7 @@ class Config:
         from dcgan_cli.train.penalties import PENALTIES
         from dcgan_cli.train.precision import PRECISIONS
         from dcgan_cli.train.recipes import RECIPES
+        from dcgan_cli.train.stabilisers import G_OBJECTIVES
 
         for name, value in dataclasses.asdict(self).items():
             if isinstance(value, float) and not math.isfinite(value):
@@ -159,17 +167,24 @@ class Config:
             raise UserError(f"--gp-weight must be positive (10 is the papers'), got {self.gp_weight}")
         if not self.clip >= 0:
             raise UserError(f"--clip must be positive (WGAN's is 0.01), or 0 for none; got {self.clip}")
+        if not 0 < self.label_smoothing <= 1:
+            raise UserError(f"--label-smoothing is D's target for real images, in (0, 1] (0.9 is Salimans et al.'s; "
+                            f"1: none), got {self.label_smoothing}")
+        if not self.historical_averaging >= 0:
+            raise UserError(f"--historical-averaging must be 0 (none) or a positive weight, got {self.historical_averaging}")
         if not 0 <= self.seed < 2**32:
             raise UserError(f"--seed must be in 0..{2**32 - 1}, got {self.seed}")
         for name, registry in (("dataset", DATASETS), ("z_dist", Z_DISTRIBUTIONS), ("loss", LOSSES),
                                ("precision", PRECISIONS), ("kernels", KERNELS), ("optimizer", OPTIMIZERS),
-                               ("gradient_penalty", {"none": None, **PENALTIES}), ("recipe", RECIPES)):
+                               ("gradient_penalty", {"none": None, **PENALTIES}), ("recipe", RECIPES),
+                               ("g_objective", G_OBJECTIVES)):
             if getattr(self, name) not in registry:
                 raise UserError(f"{flag(name)} must be one of {', '.join(registry)}, got {getattr(self, name)}")
         if self.d_norm is not None and self.d_norm not in D_NORMS:
             raise UserError(f"--d-norm must be one of {', '.join(D_NORMS)}, got {self.d_norm}")
         family = self.make_family()
         self._refuse_nonsense(LOSSES[self.loss].output == CRITIC, family.d_norm)
+        self._refuse_stabiliser_nonsense(LOSSES[self.loss].targets)
 
     def _refuse_nonsense(self, critic: bool, d_norm: str) -> None:
         """Combinations whose mathematics makes no sense, each refused with the fix."""
@@ -177,6 +192,9 @@ class Config:
         if penalty and d_norm == "batch":
             raise UserError(f"--gradient-penalty {self.gradient_penalty} is a per-example penalty, and --d-norm batch "
                             f"mixes the examples of a batch in D; use --d-norm layer or none (as --recipe wgan-gp)")
+        if penalty and self.minibatch_discrimination:
+            raise UserError(f"--gradient-penalty {self.gradient_penalty} is a per-example penalty, and "
+                            f"--minibatch-discrimination mixes the examples of a batch in D; drop one")
         if self.clip and not critic:
             raise UserError(f"--clip is WGAN's constraint on a critic, and --loss {self.loss} has none; "
                             f"use --loss wasserstein, or drop --clip")
@@ -189,6 +207,15 @@ class Config:
         if self.critic_steps > 1 and self.d_steps > 1:
             raise UserError(f"--critic-steps {self.critic_steps} (fresh batches) and --d-steps {self.d_steps} (the same "
                             f"batch again) both set D's updates; use one")
+
+    def _refuse_stabiliser_nonsense(self, targets: bool) -> None:
+        if self.label_smoothing != 1 and not targets:
+            raise UserError(f"--label-smoothing {self.label_smoothing} lowers D's target for real images, and --loss "
+                            f"{self.loss} has no target; use it with non_saturating, minimax or least_squares, or pass "
+                            f"--label-smoothing 1 (the mlp recipe sets 0.9)")
+        if self.loss == "minimax" and self.g_objective == "feature_matching":
+            raise UserError("--loss minimax differs from non_saturating only in G's loss, which --g-objective "
+                            "feature_matching replaces; use --loss non_saturating, or --g-objective both")
 
     # --- resuming ----------------------------------------------------------------------------------
 
@@ -300,8 +327,9 @@ RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "it says what the model's class labels mean", "class_names"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
             "dataset category limit pattern crop class_subdirs z_dist info_weight info_weight_continuous loss "
-            "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema"),
-    **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm"),
+            "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema "
+            "label_smoothing g_objective historical_averaging"),
+    **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm minibatch_discrimination"),
     **_rule(False, "the checkpoint holds its state (Adam's moments or RMSprop's mean square)", "optimizer"),
     **_rule(False, "the run's values came from it; change single options instead", "recipe"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
@@ -319,7 +347,8 @@ LEGACY_MODELS = {"mnist-conditional": "conditional", "mnist": "dcgan", "dcgan": 
 # Settings that once lived in config.json's untyped `extra` object.
 LEGACY_EXTRA = ("sync_bn",)
 # Fields that runs from before they existed trained without: their value then, not today's default.
-ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0}
+ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0, "label_smoothing": 1.0, "g_objective": "adversarial",
+                "minibatch_discrimination": False, "historical_averaging": 0.0}
 # Families whose runs from before `start_size` started where carpedm20 starts (halving the image four times).
 CARPEDM20_START = ("dcgan",)
 

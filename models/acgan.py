@@ -22,12 +22,14 @@ class ACGAN(Conditional):
                    "the class cross-entropy")
     d_terms = ("d_loss_real", "d_loss_fake", "d_loss_class_real", "d_loss_class_fake")
     g_terms = ("g_loss_adv", "g_loss_class")
+    g_adversarial = "g_loss_adv"
 
     def hidden_layers(self):
         return dcgan.hidden_layers(self.image_size)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return discriminator(self.image_size, self.channels, self.width, self.num_classes, synchronized_bn, kernels)
+        return discriminator(self.image_size, self.channels, self.width, self.num_classes, synchronized_bn, kernels,
+                             minibatch=self.minibatch)
 
     def discriminator_inputs(self, images, labels=None):
         return images
@@ -56,14 +58,15 @@ def class_cross_entropy(labels, class_logits):
 
 
 def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchronized_bn=False, kernels=None,
-                  name="discriminator"):
-    """image -> [real/fake logit, K class logits] (float32), from the DCGAN D's flattened last features."""
+                  name="discriminator", minibatch=False):
+    """image -> [real/fake logit, K class logits] (float32), from the DCGAN D's flattened last features.
+    minibatch: minibatch discrimination's features into the real/fake logit (a class is each image's own)."""
     import keras
 
-    from dcgan_cli.models.layers import dense, kernels_or_default
+    from dcgan_cli.models.layers import dense, kernels_or_default, with_minibatch_features
 
     k = kernels_or_default(kernels)
     body = dcgan.discriminator(image_size, channels, width, synchronized_bn, k, name="d_body", features=True)
-    logit = dense(1, "d_h4_lin", k, dtype="float32")(body.output)
+    logit = dense(1, "d_h4_lin", k, dtype="float32")(with_minibatch_features(body.output, minibatch))
     classes = dense(num_classes, CLASS_HEAD, k, dtype="float32")(body.output)
     return keras.Model(body.input, [logit, classes], name=name)

@@ -47,9 +47,10 @@ class Conditional(Family):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         if self.carpedm20:
-            return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm)
+            return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm,
+                                             minibatch=self.minibatch)
         return dcgan.discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels,
-                                   norm=self.d_norm, num_classes=self.num_classes)
+                                   norm=self.d_norm, num_classes=self.num_classes, minibatch=self.minibatch)
 
 
 def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, kernels=None,
@@ -83,12 +84,14 @@ def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn
 
 
 def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, kernels=None, name="discriminator",
-                              norm="batch"):
-    """[image, y] -> one real/fake logit per image (float32); norm: --d-norm (carpedm20's is batch)."""
+                              norm="batch", minibatch=False):
+    """[image, y] -> one real/fake logit per image (float32); norm: --d-norm (carpedm20's is batch);
+    minibatch: minibatch discrimination before the logit."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import LEAK, ConcatLabels, conv, d_normalization, dense, kernels_or_default
+    from dcgan_cli.models.layers import (LEAK, ConcatLabels, conv, d_normalization, dense, kernels_or_default,
+                                         with_minibatch_features)
 
     k = kernels_or_default(kernels)
     image = keras.Input((28, 28, channels), name="image")
@@ -106,5 +109,5 @@ def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False,
     h = dense(GFC_DIM, "d_h2_lin", k)(h)
     h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(d_normalization(norm, 2, k, synchronized_bn)(h))
     h = concat(name="d_concat_h2")(h, y)
-    logit = dense(1, "d_h3_lin", k, dtype="float32")(h)
+    logit = dense(1, "d_h3_lin", k, dtype="float32")(with_minibatch_features(h, minibatch))
     return keras.Model([image, y], logit, name=name)

@@ -82,7 +82,7 @@ class DCGAN(Family):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels, norm=self.d_norm,
-                             start_size=self.start_size)
+                             start_size=self.start_size, minibatch=self.minibatch)
 
 
 def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, kernels=None, name="generator",
@@ -110,12 +110,13 @@ def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=F
 
 
 def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, kernels=None, name="discriminator",
-                  norm="batch", start_size=None, num_classes=0, features=False):
-    """features=True: the model returns D's flattened last features instead of the logit (a head goes on top)."""
+                  norm="batch", start_size=None, num_classes=0, features=False, minibatch=False):
+    """features=True: the model returns D's flattened last features instead of the logit (a head goes on top).
+    minibatch: minibatch discrimination's features beside the last features, into the logit."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import LEAK, conv, d_normalization, dense, kernels_or_default
+    from dcgan_cli.models.layers import LEAK, conv, d_normalization, dense, kernels_or_default, with_minibatch_features
 
     k = kernels_or_default(kernels)
     n = num_stages(image_size, start_size)
@@ -130,7 +131,7 @@ def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, k
     inputs = [image, y] if num_classes else image
     if features:
         return keras.Model(inputs, h, name=name)
-    logit = dense(1, f"d_h{n}_lin", k, dtype="float32")(concat(h, f"h{n - 1}"))
+    logit = dense(1, f"d_h{n}_lin", k, dtype="float32")(with_minibatch_features(concat(h, f"h{n - 1}"), minibatch))
     return keras.Model(inputs, logit, name=name)
 
 

@@ -130,18 +130,21 @@ class Family:
     # The names of the per-example loss terms whose sums are D's and G's losses.
     d_terms: ClassVar[tuple[str, ...]] = ("d_loss_real", "d_loss_fake")
     g_terms: ClassVar[tuple[str, ...]] = ("g_loss",)
+    # G's adversarial term among g_terms: what --g-objective feature_matching replaces.
+    g_adversarial: ClassVar[str] = "g_loss"
     # The --d-norm values its D can take (D_NORMS), the first its default.
     d_norms: ClassVar[tuple[str, ...]] = tuple(D_NORMS)
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
                  num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None,
-                 start_size: int | None = None):
+                 start_size: int | None = None, minibatch: bool = False):
         self.image_size, self.channels, self.z_dim, self.z_dist = image_size, channels, z_dim, z_dist
         self.num_classes = num_classes
         self.width = self.default_width if width is None else width
         self.depth = self.default_depth if depth is None else depth
         self.d_norm = self.d_norms[0] if d_norm is None else d_norm
         self.start_size = self.default_start_size(image_size) if start_size is None else start_size
+        self.minibatch = minibatch  # minibatch discrimination before D's real/fake logit (models/layers.py)
         self._views: dict = {}  # (D, layer names) -> a Keras model of D's logits and those activations
         problem = self.problem()
         if problem:
@@ -167,13 +170,17 @@ class Family:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.image_size}x{self.image_size}x{self.channels}, z {self.z_dim} "
                 f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth}, D norm {self.d_norm}, "
-                f"start size {self.start_size})")
+                f"start size {self.start_size}{', minibatch discrimination' if self.minibatch else ''})")
 
     # --- building ----------------------------------------------------------------------------
 
     def build(self, kernels=None, synchronized_bn: bool = False):
         """(G, D), under the current Keras dtype policy; kernels: a dcgan_cli.kernels.Kernels (default fast)."""
-        return self.build_generator(kernels, synchronized_bn), self.build_discriminator(kernels, synchronized_bn)
+        generator, discriminator = self.build_generator(kernels, synchronized_bn), self.build_discriminator(kernels, synchronized_bn)
+        if self.minibatch and "d_minibatch" not in {layer.name for layer in discriminator.layers}:
+            # A family's builder must pass minibatch= on (models/layers.py, with_minibatch_features).
+            raise ValueError(f"the {self.name} family's D was built without the minibatch discrimination asked for")
+        return generator, discriminator
 
     def build_generator(self, kernels=None, synchronized_bn: bool = False):
         raise NotImplementedError

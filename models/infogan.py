@@ -47,6 +47,7 @@ class InfoGAN(Family):
     hidden = (("d_h0_conv", "d_h0_lrelu"), ("d_h1_conv", "d_h1_lrelu"), ("d_h2_lin", "d_h2_lrelu"))
     d_terms = ("d_loss_real", "d_loss_fake", "d_info_cat", "d_info_cont")
     g_terms = ("g_loss_adv", "g_info_cat", "g_info_cont")
+    g_adversarial = "g_loss_adv"
     categories = CATEGORIES
     continuous = CONTINUOUS
 
@@ -87,7 +88,7 @@ class InfoGAN(Family):
             body = dcgan.discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels,
                                        name="d_body", features=True)
         return with_heads(body, self.categories, self.continuous, "d_h3_lin" if self.paper else "d_h4_lin",
-                          synchronized_bn, kernels)
+                          synchronized_bn, kernels, minibatch=self.minibatch)
 
     # --- what G takes ----------------------------------------------------------------------------
 
@@ -224,16 +225,18 @@ def paper_discriminator_body(channels=1, synchronized_bn=False, kernels=None):
     return keras.Model(image, h, name="d_body")
 
 
-def with_heads(body, categories, continuous, logit_name, synchronized_bn=False, kernels=None, name="discriminator"):
-    """D's body -> [real/fake logit, Q's categorical logits, Q's continuous means], all float32."""
+def with_heads(body, categories, continuous, logit_name, synchronized_bn=False, kernels=None, name="discriminator",
+               minibatch=False):
+    """D's body -> [real/fake logit, Q's categorical logits, Q's continuous means], all float32. minibatch:
+    minibatch discrimination's features into the real/fake logit only (Q reads each image's own code)."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import batch_norm, dense, kernels_or_default
+    from dcgan_cli.models.layers import batch_norm, dense, kernels_or_default, with_minibatch_features
 
     k = kernels_or_default(kernels)
     h = body.output
-    logit = dense(1, logit_name, k, dtype="float32")(h)
+    logit = dense(1, logit_name, k, dtype="float32")(with_minibatch_features(h, minibatch))
     q = layers.LeakyReLU(LEAK, name="q_h0_lrelu")(batch_norm("q_bn0", k, synchronized_bn)(dense(Q_UNITS, "q_h0_lin", k)(h)))
     categorical = dense(categories, "q_categorical", k, dtype="float32")(q)
     continuous_means = dense(continuous, "q_continuous", k, dtype="float32")(q)

@@ -79,3 +79,47 @@ def kernels_or_default(kernels):
     from dcgan_cli.kernels import resolve_kernels
 
     return resolve_kernels("fast")
+
+
+# Minibatch discrimination's size: B kernels of C dimensions each, the 100 x 5 of Salimans et al.'s code
+# (openai/improved-gan, MinibatchLayer(num_kernels=100, dim_per_kernel=5)).
+MINIBATCH_KERNELS = 100
+MINIBATCH_DIMS = 5
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class MinibatchDiscrimination(layers.Layer):
+    """Salimans et al. 2016, section 3.2: how close each example's features are to the others' in its batch.
+
+    The features f(x_i) in R^A times a learned tensor T in R^{A x B x C} give M_i in R^{B x C}; then
+    c_b(x_i, x_j) = exp(-||M_{i,b} - M_{j,b}||_L1) and o(x_i)_b = sum_j c_b(x_i, x_j), j over the batch
+    (itself included, as the paper writes it: a constant 1 the next layer's bias absorbs). The layer
+    returns o(x) in R^B, which D's last layer reads beside f(x), so that D can see a batch of fakes
+    that all look alike. It mixes the examples of a batch, as BatchNorm does.
+    """
+
+    def __init__(self, kernels=MINIBATCH_KERNELS, dims=MINIBATCH_DIMS, **kwargs):
+        super().__init__(**kwargs)
+        self.kernels, self.dims = kernels, dims
+
+    def build(self, input_shape):
+        self.tensor = self.add_weight(name="tensor", shape=(input_shape[-1], self.kernels * self.dims),
+                                      initializer=DENSE_INIT)
+
+    def call(self, features):
+        m = ops.reshape(ops.matmul(features, ops.cast(self.tensor, features.dtype)), (-1, self.kernels, self.dims))
+        distances = ops.sum(ops.abs(m[:, None] - m[None, :]), axis=-1)  # (i, j, b): L1 over the C dimensions
+        return ops.sum(ops.exp(-distances), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.kernels)
+
+    def get_config(self):
+        return {**super().get_config(), "kernels": self.kernels, "dims": self.dims}
+
+
+def with_minibatch_features(features, enabled: bool):
+    """D's last features, with minibatch discrimination's o(x) concatenated when enabled (the input of its logit)."""
+    if not enabled:
+        return features
+    return layers.Concatenate(name="d_minibatch_concat")([features, MinibatchDiscrimination(name="d_minibatch")(features)])

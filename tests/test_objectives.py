@@ -153,11 +153,15 @@ def test_an_epoch_is_still_one_pass_over_the_data():
     assert total * 5 * 64 == 299840  # 5 epochs of 937 batches: the same real images as with one update per step
 
 
-def test_critic_steps_resume_bit_exact(tmp_path, tiny_images, capsys):
+@pytest.mark.parametrize("args", [["--recipe", "wgan-gp", "--critic-steps", "2"],
+                                  # historical averaging's running means are checkpointed state
+                                  ["--historical-averaging", "0.1", "--g-objective", "both"]],
+                         ids=["critic-steps", "historical-averaging"])
+def test_resume_bit_exact(tmp_path, tiny_images, capsys, args):
     from conftest import tiny_train
     from test_resume import weights
 
-    recipe = ["--recipe", "wgan-gp", "--critic-steps", "2", "--checkpoint-every", "3", "--sample-every", "100"]
+    recipe = [*args, "--checkpoint-every", "3", "--sample-every", "100"]
     code, _, err = run_cli(tiny_train(tiny_images, tmp_path / "straight", *recipe, "--max-steps", "6"), capsys)
     assert code == 0, err
     code, _, err = run_cli(tiny_train(tiny_images, tmp_path / "split", *recipe, "--max-steps", "3"), capsys)

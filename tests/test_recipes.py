@@ -98,6 +98,16 @@ NONSENSE = {
     "zero gp weight": (["--gradient-penalty", "r1", "--d-norm", "none", "--gp-weight", "0"], "--gp-weight"),
     "beta2 of 1": (["--beta2", "1"], "--beta2"),
     "no critic steps": (["--critic-steps", "0"], "--critic-steps"),
+    "smoothing a critic": (["--loss", "wasserstein", "--clip", "0.01", "--label-smoothing", "0.9"], "no target"),
+    "smoothing hinge": (["--loss", "hinge", "--label-smoothing", "0.9"], "--loss hinge has no target"),
+    "smoothing hinge from the mlp recipe": (["--recipe", "mlp", "--loss", "hinge"], "--label-smoothing 1"),
+    "smoothing above 1": (["--label-smoothing", "1.1"], "(0, 1]"),
+    "smoothing of 0": (["--label-smoothing", "0"], "(0, 1]"),
+    "minibatch discrimination with a penalty": (["--minibatch-discrimination", "--gradient-penalty", "r1", "--d-norm",
+                                                 "none"], "--minibatch-discrimination mixes"),
+    "minimax with feature matching only": (["--loss", "minimax", "--g-objective", "feature_matching"], "--g-objective both"),
+    "negative historical averaging": (["--historical-averaging", "-1"], "--historical-averaging"),
+    "unknown g objective": (["--g-objective", "mean"], "--g-objective"),
 }
 
 
@@ -114,6 +124,10 @@ def test_nonsense_combinations_are_refused_before_anything_is_written(tmp_path, 
     (["--optimizer", "rmsprop"], "--optimizer rmsprop differs"),
     (["--recipe", "wgan-gp"], "--recipe wgan-gp differs"),
     (["--critic-steps", "3"], "--critic-steps 3 differs"),
+    (["--minibatch-discrimination"], "--minibatch-discrimination True differs"),
+    (["--historical-averaging", "0.1"], "--historical-averaging 0.1 differs"),
+    (["--label-smoothing", "0.9"], "--label-smoothing 0.9 differs"),
+    (["--g-objective", "both"], "--g-objective both differs"),
 ])
 def test_resume_refuses_what_shapes_the_models_or_the_optimisation(tmp_path, tiny_run, tiny_images, capsys, args, needle):
     run = tmp_path / "run"

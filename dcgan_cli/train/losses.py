@@ -7,7 +7,7 @@ The CLI reads LOSSES for --loss's choices, so this module imports TensorFlow onl
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 
@@ -26,6 +26,9 @@ class GANLoss:
     generator: Callable
     output: str = PROBABILITY
     paper: str = ""
+    # D's loss has a target for real images, which one-sided label smoothing (--label-smoothing) lowers;
+    # its discriminator then takes real_target=.
+    targets: bool = False
 
 
 def _flat(logits):
@@ -41,8 +44,8 @@ def _bce(logits, target):
     return tf.nn.sigmoid_cross_entropy_with_logits(labels=tf.fill(tf.shape(logits), target), logits=logits)
 
 
-def non_saturating_d(real_logits, fake_logits):
-    return _bce(real_logits, 1.0), _bce(fake_logits, 0.0)
+def non_saturating_d(real_logits, fake_logits, real_target=1.0):
+    return _bce(real_logits, real_target), _bce(fake_logits, 0.0)
 
 
 def non_saturating_g(fake_logits):
@@ -55,10 +58,10 @@ def minimax_g(fake_logits):
     return -_bce(fake_logits, 0.0)
 
 
-def least_squares_d(real_logits, fake_logits):
+def least_squares_d(real_logits, fake_logits, real_target=1.0):
     import tensorflow as tf
 
-    return 0.5 * tf.square(_flat(real_logits) - 1.0), 0.5 * tf.square(_flat(fake_logits))
+    return 0.5 * tf.square(_flat(real_logits) - real_target), 0.5 * tf.square(_flat(fake_logits))
 
 
 def least_squares_g(fake_logits):
@@ -86,12 +89,29 @@ def wasserstein_d(real_logits, fake_logits):
 
 LOSSES = {
     "non_saturating": GANLoss("non_saturating", non_saturating_d, non_saturating_g, PROBABILITY,
-                              "Goodfellow et al. 2014, the DCGAN paper's and carpedm20's"),
-    "minimax": GANLoss("minimax", non_saturating_d, minimax_g, PROBABILITY, "Goodfellow et al. 2014, as analysed"),
-    "least_squares": GANLoss("least_squares", least_squares_d, least_squares_g, SCORE, "LSGAN, Mao et al. 2017"),
+                              "Goodfellow et al. 2014, the DCGAN paper's and carpedm20's", targets=True),
+    "minimax": GANLoss("minimax", non_saturating_d, minimax_g, PROBABILITY, "Goodfellow et al. 2014, as analysed",
+                       targets=True),
+    # LSGAN's D regresses its output onto targets (the paper's a-b-c coding, a = 0, b = 1 here), so one-sided
+    # smoothing is a real target b = 0.9 there too; G's target c stays 1.
+    "least_squares": GANLoss("least_squares", least_squares_d, least_squares_g, SCORE, "LSGAN, Mao et al. 2017",
+                             targets=True),
     "hinge": GANLoss("hinge", hinge_d, raise_score_g, SCORE, "Lim & Ye 2017; Miyato et al. 2018"),
     "wasserstein": GANLoss("wasserstein", wasserstein_d, raise_score_g, CRITIC, "WGAN, Arjovsky et al. 2017"),
 }
+
+
+def with_label_smoothing(loss: GANLoss, real_target: float) -> GANLoss:
+    """One-sided label smoothing (Salimans et al. 2016): D's target for real images is real_target (0.9)
+    instead of 1, fakes' stays 0, G's is unchanged. It keeps D from growing over-confident on real data.
+    real_target 1 is the loss itself."""
+    import functools
+
+    if real_target == 1.0:
+        return loss
+    if not loss.targets:
+        raise ValueError(f"--loss {loss.name} has no target for real images to smooth")
+    return replace(loss, discriminator=functools.partial(loss.discriminator, real_target=real_target))
 
 
 def get_loss(name: str) -> GANLoss:

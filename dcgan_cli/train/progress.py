@@ -15,10 +15,12 @@ def _duration(seconds: float) -> str:
 
 # What the line shows of the step's metrics (train.step.metric_names), each when the objective has it:
 # sigmoid(D) for the cross-entropy losses, raw scores otherwise, a critic's Wasserstein estimate, and
-# the gradient penalty's value and mean gradient norm.
+# the gradient penalty's value and mean gradient norm, and the stabilisers' terms (train/stabilisers.py).
 SHOWN = (("d_loss", "d_loss", ".3f"), ("g_loss", "g_loss", ".3f"), ("d_real", "D(x)", ".2f"),
          ("d_fake", "D(G(z))", ".2f"), ("score_real", "score(x)", "+.2f"), ("score_fake", "score(G(z))", "+.2f"),
-         ("wasserstein", "W", ".3f"), ("d_penalty", "penalty", ".3f"), ("grad_norm", "|grad D|", ".2f"))
+         ("wasserstein", "W", ".3f"), ("d_penalty", "penalty", ".3f"), ("grad_norm", "|grad D|", ".2f"),
+         ("g_feature_matching", "feature matching", ".3g"), ("d_hist_avg", "hist D", ".3g"),
+         ("g_hist_avg", "hist G", ".3g"))
 
 
 class Progress:

@@ -36,9 +36,9 @@ RECIPES = {
     "lsgan": Recipe("least-squares losses (the 0-1 coding)", "Mao et al. 2017", {"loss": "least_squares"}),
     "dragan": Recipe("the non-saturating loss with DRAGAN's penalty (10) around the data, layer norm in D",
                      "Kodali et al. 2017", {"gradient_penalty": "dragan", "gp_weight": 10.0, "d_norm": "layer"}),
-    "mlp": Recipe("the TF1 tutorial's MLP GAN: 400 tanh units, batch 128, G updated twice per D update",
-                  "the TF1 MNIST tutorial; Goodfellow et al. 2014",
-                  {"family": "mlp", "batch_size": 128, "g_steps": 2}),
+    "mlp": Recipe("the TF1 tutorial's MLP GAN: 400 tanh units, batch 128, G updated twice per D update, one-sided "
+                  "label smoothing 0.9", "the TF1 MNIST tutorial; Goodfellow et al. 2014",
+                  {"family": "mlp", "batch_size": 128, "g_steps": 2, "label_smoothing": 0.9}),
 }
 DEFAULT_RECIPE = "dcgan"
 

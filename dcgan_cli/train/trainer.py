@@ -32,7 +32,7 @@ from dcgan_cli.train.best_checkpoint import BestCheckpoint
 from dcgan_cli.train.callbacks import (Checkpoints, Evaluation, LockHeld, NanGuard, ProgressLine, SampleGrids, Scalars,
                                        SkippedRecords, StopOnSignal)
 from dcgan_cli.train.ema import WeightAverage
-from dcgan_cli.train.losses import get_loss
+from dcgan_cli.train.losses import get_loss, with_label_smoothing
 from dcgan_cli.train.optimizer import make_optimizer
 from dcgan_cli.train.penalties import PENALTIES
 from dcgan_cli.train.precision import dtype_policy, resolve_jit, resolve_precision
@@ -86,19 +86,25 @@ class Trainer:
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
-            averaged = {"generator_ema": self.sampler} if config.ema else {}
-            self.checkpoint = tf.train.Checkpoint(
-                generator=self.generator, discriminator=self.discriminator,
-                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, **averaged)
-            self.manager = None if self.run_dir is None else tf.train.CheckpointManager(
-                self.checkpoint, str(self.run_dir / runs.CKPT_DIR), max_to_keep=config.keep, checkpoint_name="ckpt")
             self.train_step = TrainStep(
-                self.generator, self.discriminator, self.g_optimizer, self.d_optimizer, get_loss(config.loss),
+                self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
+                with_label_smoothing(get_loss(config.loss), config.label_smoothing),
                 self.family, step=self.step, seed=config.seed, global_batch_size=config.batch_size,
                 d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit,
                 weight_average=self.weight_average, lr=config.lr, lr_decay=config.lr_decay,
                 critic_steps=config.critic_steps, penalty=PENALTIES.get(config.gradient_penalty),
-                gp_weight=config.gp_weight, clip=config.clip)
+                gp_weight=config.gp_weight, clip=config.clip, g_objective=config.g_objective,
+                historical_averaging=config.historical_averaging)
+            averaged = {"generator_ema": self.sampler} if config.ema else {}
+            # --historical-averaging's running means of each player's past weights: training state, as Adam's moments.
+            histories = {f"{player}_history": tf.train.Checkpoint(**history.variables())
+                         for player, history in (("d", self.train_step.d_history), ("g", self.train_step.g_history))
+                         if history is not None}
+            self.checkpoint = tf.train.Checkpoint(
+                generator=self.generator, discriminator=self.discriminator,
+                g_optimizer=self.g_optimizer, d_optimizer=self.d_optimizer, step=self.step, **averaged, **histories)
+            self.manager = None if self.run_dir is None else tf.train.CheckpointManager(
+                self.checkpoint, str(self.run_dir / runs.CKPT_DIR), max_to_keep=config.keep, checkpoint_name="ckpt")
         self.last_checkpoint: str | None = None
         self.metrics: dict = {}  # the last metrics read
         self.host_step = self.start_step = 0  # the step counter as the host last saw it, and where fit began
@@ -137,7 +143,9 @@ class Trainer:
     def checkpoint_bytes(self) -> int:
         """About what one checkpoint takes on disk: every variable it holds."""
         variables = (self.generator.weights + self.discriminator.weights + self.g_optimizer.variables
-                     + self.d_optimizer.variables + (self.sampler.weights if self.weight_average else []))
+                     + self.d_optimizer.variables + (self.sampler.weights if self.weight_average else [])
+                     + [v for history in (self.train_step.d_history, self.train_step.g_history) if history is not None
+                        for v in history.variables().values()])
         return sum(int(np.prod(v.shape)) * tf.as_dtype(v.dtype).size for v in variables)
 
     def set_schedule(self, steps: int) -> None:

@@ -26,8 +26,12 @@ LOSS_TAGS = ("d_loss_real", "d_loss_fake", "d_penalty", "d_loss", "g_loss")
 D_TAGS = ("d_real", "d_fake")
 SCORE_TAGS = ("score_real", "score_fake")
 D_NAMES = {"d_real": "D(x), real", "d_fake": "D(G(z)), fake", "score_real": "D(x), real", "score_fake": "D(G(z)), fake",
-           "d_penalty": "d_penalty (in d_loss)", "wasserstein": "E[D(x)] - E[D(G(z))]", "grad_norm": "mean ||grad_x D||"}
-PANEL_TITLES = {"wasserstein": "Wasserstein estimate", "grad_norm": "gradient norm at the penalty's points"}
+           "d_penalty": "d_penalty (in d_loss)", "wasserstein": "E[D(x)] - E[D(G(z))]", "grad_norm": "mean ||grad_x D||",
+           "g_feature_matching": "||E f(x) - E f(G(z))||^2 (in g_loss)", "d_hist_avg": "D's historical averaging (in d_loss)",
+           "g_hist_avg": "G's historical averaging (in g_loss)"}
+PANEL_TITLES = {"wasserstein": "Wasserstein estimate", "grad_norm": "gradient norm at the penalty's points",
+                "g_feature_matching": "feature matching", "d_hist_avg": "historical averaging, D",
+                "g_hist_avg": "historical averaging, G"}
 PLOT_FORMATS = (".png", ".svg", ".pdf")
 MOVIE_FRAME_MS = 400
 MOVIE_LAST_MS = 2000  # hold the final grid so the loop's end is visible
