@@ -429,6 +429,12 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, c
 @click.option("--steps", type=int, default=None, help="Images per walk in interpolate, sweep, class-morph [default: 10].")
 @click.option("--linear", is_flag=True, help="interpolate: straight lines instead of spherical (slerp).")
 @click.option("--dims", default=None, help="sweep: z dimensions to sweep, e.g. 0,5,17 [default: all].")
+@click.option("--code", "codes", multiple=True,
+              help="InfoGAN runs: NAME=VALUE fixes a latent code in any mode, e.g. cat=3 or cont1=0.5 (repeatable); "
+                   "with --mode sweep, NAME alone sweeps that code (cat: its 10 values; cont1, cont2: --range).")
+@click.option("--range", "sweep_range", default=None,
+              help="sweep: LOW,HIGH that z[d] or a continuous code runs over, e.g. --range=-1,1 "
+                   "[default: z's range; continuous codes -2,2, the InfoGAN paper's].")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
               help="arithmetic, interpolate: a grid written earlier (GRID.png, whose GRID.z.npz holds its tiles, or GRID.npz).")
 @click.option("--a", default=None, help="arithmetic: tile ids of --from, e.g. 0,1,2 (interpolate: walk starts).")
@@ -441,14 +447,16 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, c
 @click.option("--index", type=int, default=None,
               help="Draw image I of `--out DIR/`'s numbering (same --seed and --label) alone, bit-identical to DIR's file.")
 @click.option("--overwrite", is_flag=True, help="--out DIR/: replace the images of a folder that is not empty.")
-def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out, index, overwrite):
+def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, codes, sweep_range, source, a, b, c, out,
+           index, overwrite):
     """Draw images from a checkpoint; its config.json rebuilds the model, no other flags needed."""
     from dcgan_cli.viz.sample import Request, run
 
     if per_class and mode not in (None, "per-class"):
         raise UserError(f"--per-class and --mode {mode} conflict; --per-class means --mode per-class: drop one")
     mode = mode or ("per-class" if per_class else "grid")
-    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c, index, overwrite),
+    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c, index, overwrite,
+                list(codes), sweep_range),
         echo=click.echo, warn=lambda message: click.echo(message, err=True))
 
 
