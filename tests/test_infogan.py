@@ -166,3 +166,73 @@ def test_code_options_on_a_run_without_codes(tiny_run, tmp_path, capsys):
     code, _, err = run_cli(["sample", "--checkpoint", tiny_run, "--code", "cat=1", "--out", tmp_path / "s.png"], capsys)
     assert_one_line_error(code, err, "--code fixes or sweeps InfoGAN's latent codes", "dcgan run")
     assert list(tmp_path.iterdir()) == []
+
+
+# --- `dcgan evaluate`: how well the categorical code recovers the classes ---------------------------------
+
+def test_evaluate_matches_the_categorical_code_to_the_digit_classes(infogan_run, classifier, mnist_dir, tmp_path, capsys):
+    run = infogan_run[0]
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--num", 500, "--data-dir", mnist_dir,
+                                 "--json", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "e.json").read_text())
+    matches = [results[f"code_class_match_{k}"] for k in range(10)]
+    assert sorted(matches) == list(range(10))  # one to one
+    # The best matching gets at least chance (1/10: some cyclic shift of any matching does) and at most all.
+    assert 0.1 <= results["code_class_accuracy"] <= 1
+    # It is the samples of each code value that land in its matched class: the codes are the evaluation's own.
+    family = FAMILIES["infogan"](28, 1, z_dim=62)
+    per_code = np.bincount(family.categorical_codes(family.codes(0, -1, 500).numpy()), minlength=10)
+    matched = sum(results[f"code_match_share_{k}"] * per_code[k] for k in range(10))
+    assert matched / 500 == pytest.approx(results["code_class_accuracy"])
+    assert all(results[f"code_match_share_{k}"] <= results[f"code_purity_{k}"] <= 1 for k in range(10))
+    assert "code_class_accuracy" in stdout and "the categorical code's best one-to-one matching" in stdout
+    assert "missing" not in results
+
+
+def test_a_code_that_is_the_class_is_matched_back_through_the_classifier(classifier, mnist):
+    """Real digits standing in for samples, their codes a permutation of their labels: the metric
+    finds the permutation back, and its accuracy is the classifier's on those digits."""
+    from dcgan_cli.eval import metrics
+    from dcgan_cli.pixels import to_model_range
+
+    images, labels = to_model_range(mnist.test_images[:2000]), mnist.test_labels[:2000]
+    permutation = np.random.default_rng(0).permutation(10)
+    predicted = classifier.predict(images)
+    result = metrics.code_class_matching(permutation[labels], predicted, 10, 10)
+    assert [result[f"code_class_match_{permutation[c]}"] for c in range(10)] == list(range(10))
+    assert result["code_class_accuracy"] == pytest.approx(np.mean(predicted == labels)) and result["code_class_accuracy"] > 0.5
+
+
+def test_classifier_mnist_matches_the_code_of_a_folder_of_digits(classifier, mnist_dir, tmp_path, capsys):
+    from dcgan_cli.datasets.testdata import write_mnist_folder
+
+    folder = write_mnist_folder(tmp_path / "digits", mnist_dir, count=200, size=32)
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "folder", "--family", "infogan", "--data-dir", folder, "--out", run, "--channels", 1,
+                            "--image-size", 32, "--crop", 0, "--width", 8, "--batch-size", 16, "--max-steps", 3], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist", "--num", 100,
+                                 "--json", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "e.json").read_text())
+    assert 0.1 <= results["code_class_accuracy"] <= 1 and "resized from 32x32" in results["feature_space"]
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--num", 40, "--json", tmp_path / "rgb.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "rgb.json").read_text())  # without a classifier: said, not left out
+    assert "code_class_accuracy" not in results
+    assert results["missing"].startswith("no class coverage or code-to-class matching: dcgan has classifiers only")
+    assert "--classifier mnist measures a folder of digits" in results["missing"] and results["missing"] in stdout
+
+
+def test_the_python_api_draws_what_dcgan_sample_draws_with_codes(infogan_run, tmp_path, capsys):
+    from dcgan_cli import api
+    from dcgan_cli.errors import UserError
+
+    generator = api.load_generator(infogan_run[0])
+    drawn = sample_npz(infogan_run[0], tmp_path, capsys, "s", "--num", 4, "--seed", 5, "--code", "cat=7")
+    assert np.array_equal(api.generate(generator, 4, seed=5, codes={"cat": 7}), drawn["images"])
+    plain = sample_npz(infogan_run[0], tmp_path, capsys, "plain", "--num", 4, "--seed", 5)
+    assert np.array_equal(api.generate(generator, 4, seed=5), plain["images"])
+    with pytest.raises(UserError, match="cat takes a value 0..9"):
+        api.generate(generator, 4, codes={"cat": 10})
