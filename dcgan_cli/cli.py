@@ -470,7 +470,8 @@ def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, 
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out (and its .config.json).")
 def export_command(checkpoint, fmt, out, overwrite):
     """Write the sampling generator for use without dcgan: stock Keras layers, float32, BatchNorm in
-    inference mode; signature z (and labels) -> images, checked against `dcgan sample` before writing."""
+    inference mode; signature z (and labels, or InfoGAN's codes) -> images, checked against `dcgan sample`
+    before writing."""
     from dcgan_cli.export import export
 
     export(checkpoint, fmt, out, overwrite, echo=click.echo)

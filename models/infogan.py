@@ -120,6 +120,12 @@ class InfoGAN(Family):
         continuous = ", ".join(self.code_names[1:])
         return f"{CATEGORICAL} (0..{self.categories - 1}), {continuous} (continuous, trained on -1..1)"
 
+    def code_columns(self) -> str:
+        """Where each code sits in G's codes input (what `dcgan export`'s signature documents)."""
+        continuous = ", ".join(f"{self.categories + i} {name}" for i, name in enumerate(self.code_names[1:]))
+        return (f"latent codes: columns 0-{self.categories - 1} the categorical code {CATEGORICAL}, one-hot (a blend of "
+                f"values is allowed); columns {continuous}, continuous (U(-1, 1) in training)")
+
     def code_value(self, name: str, text: str) -> int | float:
         """--code NAME=TEXT's value (the categorical code's an int), or a ValueError saying why it is not one."""
         if name not in self.code_names:
