@@ -656,9 +656,11 @@ def download_inception_command(dest):
                    "[default: where `dcgan download inception` puts it].")
 @click.option("--classifier", type=click.Choice(CLASSIFIERS), default=None,
               help="Measure an unconditional 1-channel run of any size (a folder of digits) with the MNIST classifier: "
-              "samples resized to 28x28, class coverage reported [default: MNIST runs use it, others random features].")
+              "samples resized to 28x28, class coverage reported [default: MNIST and Fashion-MNIST runs use their own "
+              "classifier, others random features].")
 def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights, classifier):
-    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's."""
+    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's
+    (InfoGAN runs: also how well the categorical code matches the classes)."""
     from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
     from dcgan_cli.files import check_writable
 

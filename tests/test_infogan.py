@@ -122,8 +122,10 @@ def test_fixed_codes_hold_in_every_mode_and_in_files(infogan_run, tmp_path, caps
     assert len(set(codes[:, 10])) == 12 and np.all(np.abs(codes[:, 10]) <= 1)  # cont1 still drawn
     walk = sample_npz(run, tmp_path, capsys, "walk", "--mode", "interpolate", "--code", "cont1=-0.5", "--num", 2)
     assert np.all(walk["codes"][:, 10] == -0.5) and walk["images"].shape == (2, 10, 28, 28, 1)
-    zsweep = sample_npz(run, tmp_path, capsys, "zsweep", "--mode", "sweep", "--dims", "0", "--code", "cat=9", "--num", 2)
-    assert np.all(np.argmax(zsweep["codes"][:, :10], axis=1) == 9)
+    zsweep = sample_npz(run, tmp_path, capsys, "zsweep", "--mode", "sweep", "--dims", "0", "--code", "cat=9", "--num", 2,
+                        "--range=-0.5,0.5", "--steps", 3)
+    assert np.all(np.argmax(zsweep["codes"][:, :10], axis=1) == 9) and np.array_equal(zsweep["values"], [-0.5, 0, 0.5])
+    assert np.array_equal(zsweep["z"][0, :, :, 0], np.tile([-0.5, 0, 0.5], (2, 1)))  # --range runs z[d] too
     arithmetic = sample_npz(run, tmp_path, capsys, "ar", "--mode", "arithmetic", "--from", tmp_path / "g.png",
                             "--a", "0", "--b", "1", "--c", "2")
     assert arithmetic["images"].shape[0] == 2

@@ -104,7 +104,7 @@ class Codes:
 
     def flags(self) -> str:
         """The fixed codes as options, for commands that draw the same images again."""
-        return "".join(f" --code {name}={value:g}" for name, value in self.fixed.items())
+        return "".join(f" --code {name}={value!r}" for name, value in self.fixed.items())  # repr: the exact value
 
 
 def run(request: Request, echo=print, warn=print) -> list[Path]:
