@@ -31,8 +31,8 @@ KEYS = ("fid", "precision", "recall", "label_accuracy")
 
 
 def report(space, family, generator, tag, num=10000):
-    images, labels = draw(family, generator, num, seed=0, class_prior=space.class_prior)
-    result = space.score(images, labels)
+    images, latents = draw(family, generator, num, seed=0, class_prior=space.class_prior)
+    result = space.score(images, latents.classes)
     print(tag, json.dumps({k: round(result[k], 4) for k in KEYS}), flush=True)
 
 

@@ -67,11 +67,13 @@ def load_generator(checkpoint: str | os.PathLike) -> Generator:
     return Generator(run.generator, run.family, run.config, run.step, run.checkpoint)
 
 
-def generate(generator: Generator, n: int, labels=None, seed: int = 0) -> np.ndarray:
+def generate(generator: Generator, n: int, labels=None, seed: int = 0, codes: dict | None = None) -> np.ndarray:
     """n images as uint8, n x H x W x C: tiles 0..n-1 of `dcgan sample --seed SEED --num N`.
 
     labels: for a labelled family, n class ids (default: cycling through every class, as `dcgan
     sample` does); None for an unconditional one.
+    codes: for InfoGAN, latent codes held at a value, e.g. {"cat": 3, "cont1": 0.5} (`dcgan sample
+    --code cat=3 --code cont1=0.5`); the others are drawn from the seed.
     """
     from dcgan_cli.errors import UserError
     from dcgan_cli.viz.sample import Drawer, cycling_labels
@@ -87,8 +89,16 @@ def generate(generator: Generator, n: int, labels=None, seed: int = 0) -> np.nda
             raise UserError(f"labels must be {n} class ids in 0..{family.num_classes - 1}")
     else:
         classes = None
-    draw = Drawer(family, generator.model)  # `dcgan sample`'s own path from z (and classes) to pixels
-    return draw(draw.sample_z(n, seed), classes)
+    if codes and not family.code_names:
+        raise UserError(f"the {family.name} family takes no latent codes; pass codes=None")
+    fixed = {}
+    for name, value in (codes or {}).items():
+        try:
+            fixed[name] = family.code_value(name, str(value))
+        except ValueError as exc:
+            raise UserError(f"codes: {exc}") from None
+    draw = Drawer(family, generator.model, seed, fixed)  # `dcgan sample`'s own path from z (and classes) to pixels
+    return draw(draw.sample_z(n, seed), classes, draw.codes(n))
 
 
 def evaluate(checkpoint: str | os.PathLike, num: int = 10000, seed: int = 0, features: str = "auto",

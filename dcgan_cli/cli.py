@@ -441,6 +441,12 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, c
 @click.option("--steps", type=int, default=None, help="Images per walk in interpolate, sweep, class-morph [default: 10].")
 @click.option("--linear", is_flag=True, help="interpolate: straight lines instead of spherical (slerp).")
 @click.option("--dims", default=None, help="sweep: z dimensions to sweep, e.g. 0,5,17 [default: all].")
+@click.option("--code", "codes", multiple=True,
+              help="InfoGAN runs: NAME=VALUE fixes a latent code in any mode, e.g. cat=3 or cont1=0.5 (repeatable); "
+                   "with --mode sweep, NAME alone sweeps that code (cat: its 10 values; cont1, cont2: --range).")
+@click.option("--range", "sweep_range", default=None,
+              help="sweep: LOW,HIGH that z[d] or a continuous code runs over, e.g. --range=-1,1 "
+                   "[default: z's range; continuous codes -2,2, the InfoGAN paper's].")
 @click.option("--from", "source", type=click.Path(dir_okay=False), default=None,
               help="arithmetic, interpolate: a grid written earlier (GRID.png, whose GRID.z.npz holds its tiles, or GRID.npz).")
 @click.option("--a", default=None, help="arithmetic: tile ids of --from, e.g. 0,1,2 (interpolate: walk starts).")
@@ -453,14 +459,16 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, c
 @click.option("--index", type=int, default=None,
               help="Draw image I of `--out DIR/`'s numbering (same --seed and --label) alone, bit-identical to DIR's file.")
 @click.option("--overwrite", is_flag=True, help="--out DIR/: replace the images of a folder that is not empty.")
-def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, source, a, b, c, out, index, overwrite):
+def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, codes, sweep_range, source, a, b, c, out,
+           index, overwrite):
     """Draw images from a checkpoint; its config.json rebuilds the model, no other flags needed."""
     from dcgan_cli.viz.sample import Request, run
 
     if per_class and mode not in (None, "per-class"):
         raise UserError(f"--per-class and --mode {mode} conflict; --per-class means --mode per-class: drop one")
     mode = mode or ("per-class" if per_class else "grid")
-    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c, index, overwrite),
+    run(Request(checkpoint, mode, num, list(labels), seed, out, steps, linear, dims, source, a, b, c, index, overwrite,
+                list(codes), sweep_range),
         echo=click.echo, warn=lambda message: click.echo(message, err=True))
 
 
@@ -474,7 +482,8 @@ def sample(checkpoint, mode, num, labels, per_class, seed, steps, linear, dims, 
 @click.option("--overwrite", is_flag=True, help="Replace an existing --out (and its .config.json).")
 def export_command(checkpoint, fmt, out, overwrite):
     """Write the sampling generator for use without dcgan: stock Keras layers, float32, BatchNorm in
-    inference mode; signature z (and labels) -> images, checked against `dcgan sample` before writing."""
+    inference mode; signature z (and labels, or InfoGAN's codes) -> images, checked against `dcgan sample`
+    before writing."""
     from dcgan_cli.export import export
 
     export(checkpoint, fmt, out, overwrite, echo=click.echo)
@@ -659,9 +668,11 @@ def download_inception_command(dest):
                    "[default: where `dcgan download inception` puts it].")
 @click.option("--classifier", type=click.Choice(CLASSIFIERS), default=None,
               help="Measure an unconditional 1-channel run of any size (a folder of digits) with the MNIST classifier: "
-              "samples resized to 28x28, class coverage reported [default: MNIST runs use it, others random features].")
+              "samples resized to 28x28, class coverage reported [default: MNIST and Fashion-MNIST runs use their own "
+              "classifier, others random features].")
 def evaluate_command(checkpoint, num, json_path, data_dir, seed, features, inception_weights, classifier):
-    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's."""
+    """FID, KID, IS, precision/recall, label accuracy and mode coverage of a checkpoint, beside real data's
+    (InfoGAN runs: also how well the categorical code matches the classes)."""
     from dcgan_cli.eval.evaluate import evaluate, format_report, write_results
     from dcgan_cli.files import check_writable
 

@@ -27,7 +27,9 @@ SUFFIXES = {"keras": ".keras", "saved_model": "", "tflite": ".tflite", "onnx": "
 # Modules each format needs beyond TensorFlow and Keras, and the extra that installs them.
 EXTRAS = {"tflite": ("ai_edge_litert",), "onnx": ("tf2onnx", "onnxruntime")}
 # What each of G's inputs (a models.family.Latents field) means, for the description beside the artefact.
-MEANINGS = {"labels": "class vectors, one-hot (blends of classes allowed)", "codes": "latent codes"}
+# Latent codes go in as G takes them (InfoGAN: the categorical code one-hot, as the conditional model's
+# labels, then the continuous ones), so the artefact is G itself; the family says where each code sits.
+MEANINGS = {"labels": "class vectors, one-hot (blends of classes allowed)"}
 TOLERANCE = 1e-4
 CHECK_SAMPLES = 64
 CHECK_SEED = 0
@@ -233,6 +235,8 @@ def describe(run, model, fmt, out: Path, difference) -> dict:
 
     config = run.config
     meaning = {"z": f"{config.z_dist} noise: {Z_DISTRIBUTIONS[config.z_dist].help}", **MEANINGS}
+    if run.family.code_names:
+        meaning["codes"] = run.family.code_columns()
     return {
         "format": fmt,
         "file": out.name,

@@ -3,8 +3,9 @@
 This is the code a user writes in a web service, on a phone or in another framework, so it imports
 nothing from dcgan: `dcgan export` checks each artefact with it, and the tests run this file where
 dcgan cannot be imported. Every format has one signature: inputs `z` (float32, N x z_dim) and, for
-conditional models, `labels` (float32 one-hot, N x classes); output `images` (float32 in [-1, 1],
-N x H x W x C).
+conditional models, `labels` (float32 one-hot, N x classes), for InfoGAN models `codes` (float32,
+N x 12: the categorical code one-hot in columns 0-9, the continuous codes in 10 and 11; the
+artefact's .config.json says so); output `images` (float32 in [-1, 1], N x H x W x C).
 """
 
 import numpy as np

@@ -134,6 +134,8 @@ class Family:
     g_adversarial: ClassVar[str] = "g_loss"
     # The --d-norm values its D can take (D_NORMS), the first its default.
     d_norms: ClassVar[tuple[str, ...]] = tuple(D_NORMS)
+    # The names of the latent codes G takes besides z (InfoGAN's), which `dcgan sample --code` fixes or sweeps.
+    code_names: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
                  num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None,

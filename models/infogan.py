@@ -33,6 +33,13 @@ INFO_WEIGHT = 1.0
 INFO_WEIGHT_CONTINUOUS = 0.1
 PAPER_SIZE = 28
 PAPER_WIDTH = 64  # its G's last up-conv and D's first conv: 64 filters; the others 128 and 1024
+# What `dcgan sample --code` and `dcgan evaluate` call the codes: the categorical one, then the continuous
+# ones (the training metrics' d_info_cat and d_info_cont terms).
+CATEGORICAL = "cat"
+CODE_NAMES = (CATEGORICAL, *(f"cont{i + 1}" for i in range(CONTINUOUS)))
+# The paper's figures run a continuous code from -2 to 2, beyond its U(-1, 1) training range, to show
+# that the factor it learned extrapolates.
+CONTINUOUS_SWEEP = (-2.0, 2.0)
 
 
 class InfoGAN(Family):
@@ -50,6 +57,8 @@ class InfoGAN(Family):
     g_adversarial = "g_loss_adv"
     categories = CATEGORIES
     continuous = CONTINUOUS
+    code_names = CODE_NAMES
+    continuous_sweep = CONTINUOUS_SWEEP
 
     def __init__(self, *args, info_weight: float = INFO_WEIGHT, info_weight_continuous: float = INFO_WEIGHT_CONTINUOUS,
                  **kwargs):
@@ -101,6 +110,51 @@ class InfoGAN(Family):
         continuous = tf.random.stateless_uniform((n, self.continuous), seed=tf.random.experimental.stateless_fold_in(key, 1),
                                                  minval=-1.0, maxval=1.0)
         return tf.concat([tf.one_hot(categories, self.categories), continuous], axis=1)
+
+    # --- naming, fixing and sweeping one code (`dcgan sample --code`) ------------------------------
+
+    def is_categorical(self, name: str) -> bool:
+        return name == CATEGORICAL
+
+    def describe_codes(self) -> str:
+        """e.g. "cat (0..9), cont1, cont2 (continuous, trained on -1..1)"."""
+        continuous = ", ".join(self.code_names[1:])
+        return f"{CATEGORICAL} (0..{self.categories - 1}), {continuous} (continuous, trained on -1..1)"
+
+    def code_columns(self) -> str:
+        """Where each code sits in G's codes input (what `dcgan export`'s signature documents)."""
+        continuous = ", ".join(f"{self.categories + i} {name}" for i, name in enumerate(self.code_names[1:]))
+        return (f"latent codes: columns 0-{self.categories - 1} the categorical code {CATEGORICAL}, one-hot (a blend of "
+                f"values is allowed); columns {continuous}, continuous (U(-1, 1) in training)")
+
+    def code_value(self, name: str, text: str) -> int | float:
+        """--code NAME=TEXT's value (the categorical code's an int), or a ValueError saying why it is not one."""
+        if name not in self.code_names:
+            raise ValueError(f"this run has no code {name!r}; its codes are {self.describe_codes()}")
+        if self.is_categorical(name):
+            if not text.strip().lstrip("-").isdigit() or not 0 <= int(text) < self.categories:
+                raise ValueError(f"{name} takes a value 0..{self.categories - 1}, got {text!r}")
+            return int(text)
+        try:
+            value = float(text)
+        except ValueError:
+            raise ValueError(f"{name} takes a number, e.g. {name}=0.5, got {text!r}") from None
+        if not np.isfinite(value):
+            raise ValueError(f"{name} takes a finite number, got {text!r}")
+        return value
+
+    def set_code(self, codes, name: str, values) -> np.ndarray:
+        """codes (..., code_dim) with code `name` set to `values` (broadcast over the leading axes); a copy."""
+        codes = np.array(codes, np.float32)
+        if self.is_categorical(name):
+            codes[..., :self.categories] = np.eye(self.categories, dtype=np.float32)[np.asarray(values, np.int64)]
+        else:
+            codes[..., self.categories + self.code_names.index(name) - 1] = values
+        return codes
+
+    def categorical_codes(self, codes) -> np.ndarray:
+        """The categorical code's value of each row of codes (..., code_dim)."""
+        return np.argmax(np.asarray(codes)[..., :self.categories], axis=-1)
 
     def latents(self, z, classes=None, labels=None, codes=None) -> Latents:
         """G's inputs; without `codes`, random ones (seed 0), so that any z makes images."""

@@ -59,6 +59,15 @@ def trained_run(tmp_path_factory, mnist_dir):
     return run
 
 
+@pytest.fixture(scope="session")
+def infogan_run(tmp_path_factory, mnist_dir):
+    """A real 50-step InfoGAN MNIST run (the paper's setting), shared by the tests that only read it:
+    (run folder, its config.json, its logged scalars)."""
+    run = tmp_path_factory.mktemp("runs") / "mnist-infogan"
+    config, scalars = train_family_on_mnist("infogan", mnist_dir, run, None)
+    return run, config, scalars
+
+
 # --- The MNIST classifier that `dcgan evaluate` measures with ------------------------------------
 
 @pytest.fixture(scope="session")

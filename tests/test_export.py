@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import run_cli
+from dcgan_cli.pixels import to_uint8
 from test_cli_errors import assert_one_line_error, snapshot
 
 TOLERANCE = 1e-4
@@ -64,15 +65,17 @@ def images_without_dcgan(paths, inputs, tmp_path):
     return dict(np.load(tmp_path / "images.npz"))
 
 
-def sample_images(run, num, seed):
-    """What `dcgan sample --seed SEED` draws (its z, its classes cycling): G's named inputs and float images."""
+def sample_images(run, num, seed, codes=None):
+    """What `dcgan sample --seed SEED` draws (its z, its classes cycling; InfoGAN: `codes`): G's named inputs
+    and float images."""
     from dcgan_cli.restore import load_run
     from dcgan_cli.viz.sample import cycling_labels
 
     loaded = load_run(run)
     family = loaded.family
     classes = cycling_labels(num, family.num_classes) if family.takes_labels else None
-    latents = family.latents(family.sample_z(num, seed).numpy(), classes=classes)
+    z = family.sample_z(num, seed).numpy()
+    latents = family.latents(z, codes=codes) if family.code_names else family.latents(z, classes=classes)
     inputs = {name: np.asarray(getattr(latents, name), np.float32) for name in family.generator_fields()}
     return inputs, family.generate(loaded.generator, latents)
 
@@ -146,3 +149,26 @@ def test_bad_exports_are_one_line_errors_that_write_nothing(tiny_run, tmp_path, 
     code, _, err = run_cli(["export", "--checkpoint", tiny_run, "--format", "onnx", "--out", tmp_path / "g.onnx"], capsys)
     assert_one_line_error(code, err, "tf2onnx", "pip install 'dcgan[onnx]'")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_infogan_export_takes_z_and_the_codes_and_reproduces_dcgan_sample_without_dcgan(infogan_run, tmp_path, capsys):
+    """Every installed format; the codes input is G's own: the categorical code one-hot, then the continuous ones,
+    fed exactly as `dcgan sample --code cat=K --code cont1=V` feeds them."""
+    run = infogan_run[0]
+    paths = export_all(run, tmp_path, INSTALLED)
+    code, _, err = run_cli(["sample", "--checkpoint", run, "--num", 6, "--seed", 4, "--code", "cat=7", "--code",
+                            "cont1=1.5", "--out", tmp_path / "s.npz"], capsys)
+    assert code == 0, err
+    drawn = np.load(tmp_path / "s.npz")
+    inputs = {"z": drawn["z"], "codes": drawn["codes"]}
+    assert inputs["codes"].shape == (6, 12) and np.all(inputs["codes"][:, 7] == 1) and np.all(inputs["codes"][:, 10] == 1.5)
+    images = images_without_dcgan(paths, inputs, tmp_path)
+    _, reference = sample_images(run, 6, seed=4, codes=inputs["codes"])
+    assert np.array_equal(to_uint8(reference), drawn["images"])  # the float images behind dcgan sample's pixels
+    differences = {fmt: float(np.max(np.abs(images[fmt] - reference))) for fmt in paths}
+    print("max |exported - dcgan sample|:", differences)
+    assert all(d < TOLERANCE for d in differences.values()), differences
+    for fmt, path in paths.items():
+        info = json.loads(Path(f"{path}.config.json").read_text())
+        assert [(i["name"], i["shape"]) for i in info["inputs"]] == [("z", [None, 62]), ("codes", [None, 12])]
+        assert "columns 0-9 the categorical code cat, one-hot" in info["inputs"][1]["meaning"]

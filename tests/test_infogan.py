@@ -1,9 +1,11 @@
 """InfoGAN: the paper's MNIST setting, codes drawn from (seed, step), Q's information terms in both losses."""
 
+import json
+
 import numpy as np
 import pytest
 
-from conftest import run_cli, train_family_on_mnist
+from conftest import run_cli
 from dcgan_cli.models import FAMILIES
 from test_cli_errors import assert_one_line_error
 
@@ -50,9 +52,8 @@ def test_codes_are_a_function_of_seed_and_step_and_the_terms_are_weighted():
     np.testing.assert_allclose(terms["g_info_cont"], 0.5 * squared.mean(axis=1), rtol=1e-5)
 
 
-def test_infogan_trains_50_steps_on_mnist_and_q_learns_the_categorical_code(mnist_dir, tmp_path, capsys):
-    run = tmp_path / "infogan"
-    config, scalars = train_family_on_mnist("infogan", mnist_dir, run, capsys)
+def test_infogan_trains_50_steps_on_mnist_and_q_learns_the_categorical_code(infogan_run, tmp_path, capsys):
+    run, config, scalars = infogan_run
     assert (config["family"], config["z_dim"], config["num_classes"]) == ("infogan", 62, 0)
     assert (config["info_weight"], config["info_weight_continuous"]) == (1.0, 0.1)
     for term in FAMILIES["infogan"].d_terms + FAMILIES["infogan"].g_terms:
@@ -74,3 +75,166 @@ def test_infogan_mistakes_are_one_line(args, needle, tmp_path, capsys):
     code, _, err = run_cli(["train", "mnist", *args, "--out", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, needle)
     assert not (tmp_path / "run").exists()
+
+
+# --- `dcgan sample --code`: sweeping one code, fixing the others ---------------------------------------
+
+def sample_npz(run, tmp_path, capsys, name, *args):
+    out = tmp_path / f"{name}.npz"
+    code, _, err = run_cli(["sample", "--checkpoint", run, *args, "--out", out], capsys)
+    assert code == 0, err
+    return dict(np.load(out))
+
+
+def test_sweeping_a_code_changes_that_code_alone(infogan_run, tmp_path, capsys):
+    run = infogan_run[0]
+    cat = sample_npz(run, tmp_path, capsys, "cat", "--mode", "sweep", "--code", "cat", "--num", 3, "--seed", 5)
+    images, codes = cat["images"], cat["codes"]
+    assert images.shape == (3, 10, 28, 28, 1) and cat["z"].shape == (3, 62) and codes.shape == (3, 10, 12)
+    assert np.array_equal(np.argmax(codes[..., :10], axis=-1), np.tile(np.arange(10), (3, 1)))
+    assert np.all(codes[:, :, 10:] == codes[:, :1, 10:]) and len({c.tobytes() for c in codes[:, 0, 10:]}) == 3
+    assert all(len({image.tobytes() for image in row}) == 10 for row in images)  # the code reaches the images
+    # Column k is what `--code cat=k` draws for the same seed: the same z and continuous codes, only cat set.
+    for k in (0, 7):
+        grid = sample_npz(run, tmp_path, capsys, f"grid{k}", "--num", 3, "--seed", 5, "--code", f"cat={k}")
+        assert np.array_equal(grid["z"], cat["z"])
+        assert np.abs(grid["images"].astype(int) - images[:, k]).max() <= 1  # another batch size may round apart
+
+    cont = sample_npz(run, tmp_path, capsys, "cont1", "--mode", "sweep", "--code", "cont1", "--code", "cat=4",
+                      "--range=-1,1", "--steps", 3, "--num", 2, "--seed", 5)
+    codes = cont["codes"]
+    assert cont["images"].shape == (2, 3, 28, 28, 1) and np.array_equal(cont["values"], [-1, 0, 1])
+    assert np.all(np.argmax(codes[..., :10], axis=-1) == 4) and np.all(codes[..., 10] == [-1, 0, 1])
+    assert np.all(codes[..., 11] == codes[:, :1, 11]) and np.array_equal(codes[:, 0, 11], cat["codes"][:2, 0, 11])
+    grid = sample_npz(run, tmp_path, capsys, "grid-cont", "--num", 2, "--seed", 5, "--code", "cat=4", "--code", "cont1=1")
+    assert np.abs(grid["images"].astype(int) - cont["images"][:, 2]).max() <= 1
+    default = sample_npz(run, tmp_path, capsys, "cont2", "--mode", "sweep", "--code", "cont2", "--steps", 5, "--num", 1)
+    assert np.array_equal(default["values"], [-2, -1, 0, 1, 2])  # the paper's range, beyond the trained -1..1
+
+
+def test_fixed_codes_hold_in_every_mode_and_in_files(infogan_run, tmp_path, capsys):
+    run = infogan_run[0]
+    code, out, err = run_cli(["sample", "--checkpoint", run, "--num", 12, "--code", "cat=3", "--code", "cont2=0.25",
+                              "--out", tmp_path / "g.png"], capsys)
+    assert code == 0, err
+    codes = np.load(tmp_path / "g.z.npz")["codes"]  # the grid's tiles keep their codes for --from
+    assert np.all(np.argmax(codes[:, :10], axis=1) == 3) and np.all(codes[:, 11] == 0.25)
+    assert len(set(codes[:, 10])) == 12 and np.all(np.abs(codes[:, 10]) <= 1)  # cont1 still drawn
+    walk = sample_npz(run, tmp_path, capsys, "walk", "--mode", "interpolate", "--code", "cont1=-0.5", "--num", 2)
+    assert np.all(walk["codes"][:, 10] == -0.5) and walk["images"].shape == (2, 10, 28, 28, 1)
+    zsweep = sample_npz(run, tmp_path, capsys, "zsweep", "--mode", "sweep", "--dims", "0", "--code", "cat=9", "--num", 2,
+                        "--range=-0.5,0.5", "--steps", 3)
+    assert np.all(np.argmax(zsweep["codes"][:, :10], axis=1) == 9) and np.array_equal(zsweep["values"], [-0.5, 0, 0.5])
+    assert np.array_equal(zsweep["z"][0, :, :, 0], np.tile([-0.5, 0, 0.5], (2, 1)))  # --range runs z[d] too
+    arithmetic = sample_npz(run, tmp_path, capsys, "ar", "--mode", "arithmetic", "--from", tmp_path / "g.png",
+                            "--a", "0", "--b", "1", "--c", "2")
+    assert arithmetic["images"].shape[0] == 2
+
+    folder = tmp_path / "files"
+    code, out, err = run_cli(["sample", "--checkpoint", run, "--num", 5, "--code", "cat=3", "--out", f"{folder}/"], capsys)
+    assert code == 0, err
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["codes"] == {"cat": 3} and "--code cat=3 --index I" in manifest["regenerate"]
+    code, out, err = run_cli(["sample", "--checkpoint", run, "--code", "cat=3", "--index", 4, "--out", tmp_path / "4.png"], capsys)
+    assert code == 0, err
+    assert (tmp_path / "4.png").read_bytes() == (folder / "000004.png").read_bytes()
+
+
+@pytest.mark.parametrize("args, needles", [
+    (["--code", "size=1"], ["no code 'size'", "cat (0..9), cont1, cont2"]),
+    (["--code", "cat=10"], ["cat takes a value 0..9"]),
+    (["--code", "cat=1.5"], ["cat takes a value 0..9"]),
+    (["--code", "cont1=big"], ["cont1 takes a number"]),
+    (["--code", "cont1=nan"], ["finite"]),
+    (["--code", "cat"], ["add --mode sweep"]),
+    (["--code", "cat=1", "--code", "cat=2"], ["given twice"]),
+    (["--mode", "sweep", "--code", "cat", "--code", "cont1"], ["one code at a time"]),
+    (["--mode", "sweep", "--code", "cat", "--dims", "0"], ["--dims"]),
+    (["--mode", "sweep", "--code", "cat", "--steps", "4"], ["--steps does nothing when sweeping cat"]),
+    (["--mode", "sweep", "--code", "cont1", "--range", "1,-1"], ["LOW < HIGH"]),
+    (["--mode", "sweep", "--code", "cont1", "--range", "x"], ["not two numbers"]),
+    (["--range=-1,1"], ["--range does nothing in --mode grid"]),
+    (["--code", "cat=1", "--out", "DIR/", "--mode", "sweep"], ["--mode sweep draws sheets"]),
+])
+def test_code_mistakes_are_one_line_and_write_nothing(infogan_run, args, needles, tmp_path, capsys):
+    out = f"{tmp_path}/files/" if "DIR/" in args else str(tmp_path / "s.png")
+    args = [out if a == "DIR/" else a for a in args] + ([] if "DIR/" in args else ["--out", out])
+    code, _, err = run_cli(["sample", "--checkpoint", infogan_run[0], *args], capsys)
+    assert_one_line_error(code, err, *needles)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_code_options_on_a_run_without_codes(tiny_run, tmp_path, capsys):
+    code, _, err = run_cli(["sample", "--checkpoint", tiny_run, "--code", "cat=1", "--out", tmp_path / "s.png"], capsys)
+    assert_one_line_error(code, err, "--code fixes or sweeps InfoGAN's latent codes", "dcgan run")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- `dcgan evaluate`: how well the categorical code recovers the classes ---------------------------------
+
+def test_evaluate_matches_the_categorical_code_to_the_digit_classes(infogan_run, classifier, mnist_dir, tmp_path, capsys):
+    run = infogan_run[0]
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--num", 500, "--data-dir", mnist_dir,
+                                 "--json", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "e.json").read_text())
+    matches = [results[f"code_class_match_{k}"] for k in range(10)]
+    assert sorted(matches) == list(range(10))  # one to one
+    # The best matching gets at least chance (1/10: some cyclic shift of any matching does) and at most all.
+    assert 0.1 <= results["code_class_accuracy"] <= 1
+    # It is the samples of each code value that land in its matched class: the codes are the evaluation's own.
+    family = FAMILIES["infogan"](28, 1, z_dim=62)
+    per_code = np.bincount(family.categorical_codes(family.codes(0, -1, 500).numpy()), minlength=10)
+    matched = sum(results[f"code_match_share_{k}"] * per_code[k] for k in range(10))
+    assert matched / 500 == pytest.approx(results["code_class_accuracy"])
+    assert all(results[f"code_match_share_{k}"] <= results[f"code_purity_{k}"] <= 1 for k in range(10))
+    assert "code_class_accuracy" in stdout and "the categorical code's best one-to-one matching" in stdout
+    assert "missing" not in results
+
+
+def test_a_code_that_is_the_class_is_matched_back_through_the_classifier(classifier, mnist):
+    """Real digits standing in for samples, their codes a permutation of their labels: the metric
+    finds the permutation back, and its accuracy is the classifier's on those digits."""
+    from dcgan_cli.eval import metrics
+    from dcgan_cli.pixels import to_model_range
+
+    images, labels = to_model_range(mnist.test_images[:2000]), mnist.test_labels[:2000]
+    permutation = np.random.default_rng(0).permutation(10)
+    predicted = classifier.predict(images)
+    result = metrics.code_class_matching(permutation[labels], predicted, 10, 10)
+    assert [result[f"code_class_match_{permutation[c]}"] for c in range(10)] == list(range(10))
+    assert result["code_class_accuracy"] == pytest.approx(np.mean(predicted == labels)) and result["code_class_accuracy"] > 0.5
+
+
+def test_classifier_mnist_matches_the_code_of_a_folder_of_digits(classifier, mnist_dir, tmp_path, capsys):
+    from dcgan_cli.datasets.testdata import write_mnist_folder
+
+    folder = write_mnist_folder(tmp_path / "digits", mnist_dir, count=200, size=32)
+    run = tmp_path / "run"
+    code, _, err = run_cli(["train", "folder", "--family", "infogan", "--data-dir", folder, "--out", run, "--channels", 1,
+                            "--image-size", 32, "--crop", 0, "--width", 8, "--batch-size", 16, "--max-steps", 3], capsys)
+    assert code == 0, err
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--classifier", "mnist", "--num", 100,
+                                 "--json", tmp_path / "e.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "e.json").read_text())
+    assert 0.1 <= results["code_class_accuracy"] <= 1 and "resized from 32x32" in results["feature_space"]
+    code, stdout, err = run_cli(["evaluate", "--checkpoint", run, "--num", 40, "--json", tmp_path / "rgb.json"], capsys)
+    assert code == 0, err
+    results = json.loads((tmp_path / "rgb.json").read_text())  # without a classifier: said, not left out
+    assert "code_class_accuracy" not in results
+    assert results["missing"].startswith("no class coverage or code-to-class matching: dcgan has classifiers only")
+    assert "--classifier mnist measures a folder of digits" in results["missing"] and results["missing"] in stdout
+
+
+def test_the_python_api_draws_what_dcgan_sample_draws_with_codes(infogan_run, tmp_path, capsys):
+    from dcgan_cli import api
+    from dcgan_cli.errors import UserError
+
+    generator = api.load_generator(infogan_run[0])
+    drawn = sample_npz(infogan_run[0], tmp_path, capsys, "s", "--num", 4, "--seed", 5, "--code", "cat=7")
+    assert np.array_equal(api.generate(generator, 4, seed=5, codes={"cat": 7}), drawn["images"])
+    plain = sample_npz(infogan_run[0], tmp_path, capsys, "plain", "--num", 4, "--seed", 5)
+    assert np.array_equal(api.generate(generator, 4, seed=5), plain["images"])
+    with pytest.raises(UserError, match="cat takes a value 0..9"):
+        api.generate(generator, 4, codes={"cat": 10})

@@ -129,3 +129,43 @@ def test_kmeans_finds_separated_blobs_and_effective_clusters_counts_them():
     assert metrics.effective_clusters(points, found) == pytest.approx(4.0, rel=1e-6)
     assert metrics.effective_clusters(points[:100], found) == pytest.approx(1.0)  # one blob fills one cluster
     assert metrics.effective_clusters(points[:200], found) == pytest.approx(2.0)
+
+
+def test_min_cost_assignment_on_hand_made_matrices_and_against_every_permutation():
+    import itertools
+
+    # The greedy choice (row 0 takes its cheapest column, 0) is wrong here: the best total is 2 + 1 + 2.
+    assert metrics.min_cost_assignment([[1, 2, 9], [1, 9, 9], [9, 1, 2]]).tolist() == [1, 0, 2]
+    assert metrics.min_cost_assignment(np.eye(4)[::-1]).tolist() == [0, 1, 2, 3]  # zeros off the anti-diagonal
+    assert metrics.min_cost_assignment([[5, 0, 5]]).tolist() == [1]  # fewer rows than columns
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        n = int(rng.integers(1, 6))
+        m = int(rng.integers(n, 7))
+        cost = rng.integers(0, 20, (n, m)).astype(float)
+        got = metrics.min_cost_assignment(cost)
+        assert len(set(got.tolist())) == n
+        best = min(sum(cost[i, p[i]] for i in range(n)) for p in itertools.permutations(range(m), n))
+        assert cost[np.arange(n), got].sum() == best
+    with pytest.raises(ValueError, match="no more rows than columns"):
+        metrics.min_cost_assignment(np.zeros((3, 2)))
+
+
+def test_code_class_matching_of_perfect_permuted_and_collapsed_codes():
+    codes = np.repeat(np.arange(10), 50)
+    perfect = metrics.code_class_matching(codes, (codes + 3) % 10, 10, 10)  # each code one class, permuted
+    assert perfect["code_class_accuracy"] == 1.0
+    assert [perfect[f"code_class_match_{k}"] for k in range(10)] == [(k + 3) % 10 for k in range(10)]
+    assert all(perfect[f"code_purity_{k}"] == perfect[f"code_match_share_{k}"] == 1.0 for k in range(10))
+    # Code 1 splits 30/20 between classes 1 and 2; code 2 is all class 2, so code 1 matches class 1.
+    predicted = codes.copy()
+    predicted[50:70] = 2
+    split = metrics.code_class_matching(codes, predicted, 10, 10)
+    assert split["code_class_accuracy"] == pytest.approx(480 / 500)
+    assert (split["code_class_match_1"], split["code_purity_1"], split["code_match_share_1"]) == (1, 0.6, 0.6)
+    # Every sample in one class: one code value can match it, the rest match nothing they produce.
+    collapsed = metrics.code_class_matching(codes, np.full(500, 8), 10, 10)
+    assert collapsed["code_class_accuracy"] == pytest.approx(0.1) and collapsed["code_purity_4"] == 1.0
+    assert sum(collapsed[f"code_match_share_{k}"] for k in range(10)) == 1.0
+    with pytest.raises(ValueError, match="equally long"):
+        metrics.code_class_matching(codes, codes[:-1], 10, 10)

@@ -1,11 +1,15 @@
 """`dcgan evaluate`: sample-quality numbers for a checkpoint, beside the same numbers for real data.
 
-MNIST (28x28, one channel) is measured in the feature space of the project's own MNIST classifier
-(dcgan_cli.eval.classifier) against the 10k held-out test images. The real-data baseline is a seeded,
-disjoint set of training images measured the same way; it never changes, so it is cached beside
-the classifier. Other 1-channel runs can be measured the same way (`--classifier mnist`: samples
-resized to 28x28; the baseline is the run's own training images). Other image types have no
-offline pretrained network (see RandomFeatures).
+MNIST and Fashion-MNIST (28x28, one channel) are measured in the feature space of the project's own
+classifier of that dataset (dcgan_cli.eval.classifier, trained and cached on first use) against the
+10k held-out test images. The real-data baseline is a seeded, disjoint set of training images
+measured the same way; it never changes, so it is cached beside the classifier. Other 1-channel
+runs can be measured with MNIST's (`--classifier mnist`: samples resized to 28x28; the baseline is
+the run's own training images). Other image types have no offline pretrained network (see
+RandomFeatures), so no label accuracy or class coverage: the report says so (missing_measures).
+
+With a classifier, an InfoGAN run's report adds how well its unsupervised categorical code recovers
+the classes (metrics.code_class_matching), from the same samples and their codes.
 
 Beside FID and friends, every evaluation says how the samples cover the data (a collapsed
 generator can score a fair FID on a few modes): with a classifier, how they spread over the
@@ -21,6 +25,7 @@ import numpy as np
 
 from dcgan_cli.errors import UserError
 from dcgan_cli.eval import metrics
+from dcgan_cli.eval.classifier import CLASSIFIED
 from dcgan_cli.files import check_writable, write_json
 from dcgan_cli.pixels import to_model_range, to_uint8
 
@@ -36,8 +41,8 @@ CLASSIFIER_SIZE = 28
 CLASSIFIERS = ("mnist",)
 # Order of the report's rows; keys absent from a result (e.g. label accuracy of an unconditional model) are skipped.
 REPORT_KEYS = ("fid", "kid", "kid_std", "inception_score", "precision", "recall", "label_accuracy",
-               "classes_covered", "class_entropy", "min_class_share", "max_class_share", "class_share_tv",
-               "duplicate_share", "clusters")
+               "code_class_accuracy", "classes_covered", "class_entropy", "min_class_share", "max_class_share",
+               "class_share_tv", "duplicate_share", "clusters")
 
 
 def measure(features, probs, reference, labels=None, num_classes=10, kid_subsets=KID_SUBSETS,
@@ -71,6 +76,12 @@ def is_mnist(config) -> bool:
     return config.dataset == "mnist" and config.image_size == 28 and config.channels == 1
 
 
+def classifier_dataset(config) -> str | None:
+    """The dataset whose classifier measures this run without --classifier (MNIST's format only), or None."""
+    fits = config.dataset in CLASSIFIED and config.image_size == 28 and config.channels == 1
+    return config.dataset if fits else None
+
+
 def to_classifier_size(images, size: int = CLASSIFIER_SIZE) -> np.ndarray:
     """Images in [-1, 1] resized to size x size for the MNIST classifier.
 
@@ -91,29 +102,32 @@ def to_classifier_size(images, size: int = CLASSIFIER_SIZE) -> np.ndarray:
 
 
 class MnistSpace:
-    """The cached MNIST classifier: penultimate features for FID/KID/PR, softmax for IS, labels and classes.
+    """The cached classifier of MNIST (or of another dataset in its format, `dataset`): penultimate
+    features for FID/KID/PR, softmax for IS, labels and classes.
 
-    run_config: a non-MNIST 1-channel run measured with this classifier (`--classifier mnist`): its
+    run_config: a non-MNIST 1-channel run measured with MNIST's classifier (`--classifier mnist`): its
     images are resized to 28x28 and its real baseline is its own training images, resized alike, so
     the baseline shows what the resizing alone costs.
     """
 
-    def __init__(self, data_dir=None, log=print, run_config=None):
+    def __init__(self, data_dir=None, log=print, run_config=None, dataset: str = "mnist"):
+        from dcgan_cli.datasets import load
         from dcgan_cli.eval.classifier import load_or_train_classifier
-        from dcgan_cli.datasets.mnist import load_mnist
 
         self.data_dir = data_dir
         self.run_config = run_config
-        self.classifier = load_or_train_classifier(data_dir, log=log)
-        self.mnist = load_mnist(data_dir)
+        self.dataset = dataset
+        name = CLASSIFIED[dataset]
+        self.classifier = load_or_train_classifier(data_dir, log=log, dataset=dataset)
+        self.mnist = load(dataset, data_dir)
         self.reference, _ = self.classifier.features_and_probs(to_model_range(self.mnist.test_images))
         self.centres = metrics.kmeans(self.reference, CLUSTERS)
         self.class_prior = np.bincount(self.mnist.train_labels, minlength=10) / len(self.mnist.train_labels)
         self.test_shares = np.bincount(self.mnist.test_labels, minlength=10) / len(self.mnist.test_labels)
-        self.description = (f"the project's MNIST classifier's 128-d penultimate layer "
-                            f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k MNIST test images")
-        self.protocol = {"network": "the project's MNIST classifier, 128-d penultimate layer", "resize": "none (28x28)",
-                         "reference": "the 10k MNIST test images"}
+        self.description = (f"the project's {name} classifier's 128-d penultimate layer "
+                            f"({self.classifier.accuracy:.2%} test accuracy); reference: the 10k {name} test images")
+        self.protocol = {"network": f"the project's {name} classifier, 128-d penultimate layer", "resize": "none (28x28)",
+                         "reference": f"the 10k {name} test images"}
         if run_config is not None:
             self.class_prior = None  # the run is unconditional: no labels to draw
             size = run_config.image_size
@@ -125,14 +139,18 @@ class MnistSpace:
         return measure(features, probs, self.reference, labels, kid_subsets=kid_subsets,
                        class_reference=self.test_shares, centres=self.centres)
 
+    def predict(self, images) -> np.ndarray:
+        """The classifier's class of each image."""
+        return self.classifier.predict(to_classifier_size(images))
+
     def real_baseline(self, num: int, log=print) -> dict:
         """`num` training images (seeded) measured like a model's samples; cached, as it never changes."""
-        from dcgan_cli.eval.classifier import VERSION, cache_dir
+        from dcgan_cli.eval.classifier import VERSION, classifier_dir
 
         if self.run_config is not None:
             log(f"computing the real-data baseline ({num} of the run's training images vs the 10k MNIST test images)")
             return self.score(training_images(self.run_config, num))
-        path = cache_dir() / f"real_baseline_n{num}.json"
+        path = classifier_dir(self.dataset) / f"real_baseline_n{num}.json"
         key = {"classifier_version": VERSION, "mnist_sha256": self.classifier.info["mnist_sha256"],
                "num": num, "seed": BASELINE_SEED, "kid_subsets": KID_SUBSETS, "metrics_version": METRICS_VERSION}
         try:
@@ -309,15 +327,15 @@ def with_data_dir(config, data_dir):
 
 def feature_space(config, data_dir=None, num: int = 10000, log=print, features: str = "auto", inception_weights=None,
                   classifier: str | None = None):
-    """auto: the MNIST classifier for MNIST (and, with classifier="mnist", any unconditional 1-channel run),
-    random features otherwise; inception: the FID Inception network."""
+    """auto: the dataset's classifier for MNIST and Fashion-MNIST (and MNIST's, with classifier="mnist",
+    for any unconditional 1-channel run), random features otherwise; inception: the FID Inception network."""
     check_classifier(config, classifier, features)
     if features == "inception":
         return InceptionSpace(config, data_dir, num, inception_weights, log=log)
     if features != "auto":
         raise UserError(f"--features {features} is unknown; choose one of {', '.join(FEATURES)}")
-    if is_mnist(config):
-        return MnistSpace(data_dir if data_dir is not None else config.data_dir, log=log)
+    if classifier_dataset(config):
+        return MnistSpace(data_dir if data_dir is not None else config.data_dir, log=log, dataset=config.dataset)
     if classifier == "mnist":
         return MnistSpace(None, log=log, run_config=with_data_dir(config, data_dir))
     return RgbSpace(with_data_dir(config, data_dir), num, log=log)
@@ -331,6 +349,10 @@ def check_classifier(config, classifier, features: str = "auto") -> None:
         raise UserError(f"--classifier {classifier} is unknown; the one available is mnist")
     if features != "auto":
         raise UserError(f"--classifier {classifier} and --features {features} each choose the feature space; pass one")
+    own = classifier_dataset(config)
+    if own and own != classifier:
+        raise UserError(f"{config.dataset} runs are measured with the {CLASSIFIED[own]} classifier, not {classifier}'s: "
+                        f"drop --classifier")
     if not is_mnist(config) and (config.channels != 1 or config.conditional):
         raise UserError(f"--classifier mnist measures unconditional 1-channel runs; this run has {config.channels} "
                         f"channels{' and labels' if config.conditional else ''}: drop --classifier")
@@ -339,10 +361,26 @@ def check_classifier(config, classifier, features: str = "auto") -> None:
 # --- generating and evaluating -------------------------------------------------------------------
 
 def draw(family, generator, num: int, seed: int, class_prior=None):
-    """(num images in [-1, 1], their classes or None): the family's evaluation inputs, classes (for a
-    family that takes them) in the proportions class_prior (default even)."""
+    """(num images in [-1, 1], G's inputs): the family's evaluation inputs, classes (for a family that
+    takes them) in the proportions class_prior (default even)."""
     latents = family.evaluation_latents(num, seed, class_prior)
-    return family.generate(generator, latents), latents.classes
+    return family.generate(generator, latents), latents
+
+
+def missing_measures(config, family, space) -> str | None:
+    """One line naming what this evaluation cannot report for want of a classifier of the run's data, and why."""
+    if isinstance(space, MnistSpace):
+        return None
+    missing = ["label accuracy"] * family.takes_labels + ["class coverage"] + ["code-to-class matching"] * bool(family.code_names)
+    what = f"no {', '.join(missing[:-1])}{' or ' if len(missing) > 1 else ''}{missing[-1]}"
+    own = classifier_dataset(config)
+    if own:
+        return f"{what}: --features inception classifies into ImageNet's classes, not {own}'s; drop it for those"
+    shape = f"{config.image_size}x{config.image_size}x{config.channels}"
+    hint = ("; --classifier mnist measures a folder of digits with MNIST's" if config.channels == 1 and not family.takes_labels
+            else "")
+    return (f"{what}: dcgan has classifiers only for MNIST and Fashion-MNIST (28x28x1), none for {config.dataset} {shape} "
+            f"images{hint}")
 
 
 def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=print, features: str = "auto",
@@ -365,13 +403,19 @@ def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=pri
     run = load_run(checkpoint)
     space = feature_space(run.config, data_dir, num, log=log, features=features, inception_weights=inception_weights,
                           classifier=classifier)
-    images, labels = draw(run.family, run.generator, num, seed, space.class_prior)
-    results = space.score(images, labels)
+    images, latents = draw(run.family, run.generator, num, seed, space.class_prior)
+    results = space.score(images, latents.classes)
+    if run.family.code_names and isinstance(space, MnistSpace):
+        results.update(metrics.code_class_matching(run.family.categorical_codes(latents.codes), space.predict(images),
+                                                   run.family.categories, len(space.test_shares)))
     results.update({f"real_{k}": v for k, v in space.real_baseline(num, log=log).items()
                     if not k.startswith("label_accuracy") or run.family.takes_labels})
     if isinstance(space, MnistSpace):
         results.update({f"test_class_share_{k}": float(v) for k, v in enumerate(space.test_shares)})
     results.update({"step": run.step, "num": num, "seed": seed, "feature_space": space.description})
+    note = missing_measures(run.config, run.family, space)
+    if note:
+        results["missing"] = note
     results["protocol"] = {**space.protocol, "num": num,
                            "real_floor": f"the real_* keys: {num} real images, disjoint from the reference, measured the same way"}
     return results
@@ -388,8 +432,8 @@ def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets
     family = config.make_family()
 
     def run(generator) -> dict:
-        images, labels = draw(family, generator, num, seed, space.class_prior)
-        return space.score(images, labels, kid_subsets=kid_subsets)
+        images, latents = draw(family, generator, num, seed, space.class_prior)
+        return space.score(images, latents.classes, kid_subsets=kid_subsets)
 
     run.baseline = space.real_baseline(num, log=log)
     run.class_reference = getattr(space, "test_shares", None)
@@ -453,6 +497,13 @@ def format_report(results: dict) -> str:
               for k in range(100) if f"class_share_{k}" in results]
     if shares:
         lines.append("class shares of the samples (of the real test set): " + ", ".join(shares))
+    matching = [f"{k}->{results[f'code_class_match_{k}']} {results[f'code_match_share_{k}']:.0%} "
+                f"({results[f'code_purity_{k}']:.0%})" for k in range(100) if f"code_purity_{k}" in results]
+    if matching:
+        lines.append("the categorical code's best one-to-one matching, value -> class: the share of its samples "
+                     "there (its purity): " + ", ".join(matching))
+    if "missing" in results:
+        lines.append(results["missing"])
     if "feature_space" in results:
         lines.append(f"feature space: {results['feature_space']}")
     if "step" in results:

@@ -154,6 +154,72 @@ def label_accuracy(pred, target, num_classes: int = 10) -> tuple[float, np.ndarr
     return float(correct.mean()), per_class
 
 
+# --- how an unsupervised code matches the classes (InfoGAN) ----------------------------------------
+
+def min_cost_assignment(cost) -> np.ndarray:
+    """The column of each row such that no column is used twice and the total cost is least: the
+    Hungarian algorithm (Kuhn-Munkres) in its O(n^2 m) shortest-augmenting-path form, for n rows <= m
+    columns. Exact, and quick for any matrix a classifier's classes make."""
+    cost = np.asarray(cost, np.float64)
+    n, m = cost.shape
+    if n > m:
+        raise ValueError(f"need no more rows than columns, got {n} x {m}")
+    # 1-based with a column 0 that holds the row being placed: the algorithm's usual layout.
+    row_potential, column_potential = np.zeros(n + 1), np.zeros(m + 1)
+    row_of = np.zeros(m + 1, int)  # the row (1-based) placed in each column; 0: none
+    previous = np.zeros(m + 1, int)  # the column before each on the shortest augmenting path
+    for row in range(1, n + 1):
+        row_of[0], column = row, 0
+        slack = np.full(m + 1, np.inf)
+        done = np.zeros(m + 1, bool)
+        while row_of[column]:  # grow shortest paths from `row` until one ends in a free column
+            done[column] = True
+            here, delta, nearest = row_of[column], np.inf, 0
+            for j in range(1, m + 1):
+                if not done[j]:
+                    reduced = cost[here - 1, j - 1] - row_potential[here] - column_potential[j]
+                    if reduced < slack[j]:
+                        slack[j], previous[j] = reduced, column
+                    if slack[j] < delta:
+                        delta, nearest = slack[j], j
+            row_potential[row_of[done]] += delta
+            column_potential[done] -= delta
+            slack[~done] -= delta
+            column = nearest
+        while column:  # flip the path: each column on it takes the row of the column before it
+            row_of[column] = row_of[previous[column]]
+            column = previous[column]
+    assignment = np.zeros(n, int)
+    for j in range(1, m + 1):
+        if row_of[j]:
+            assignment[row_of[j] - 1] = j - 1
+    return assignment
+
+
+def code_class_matching(codes, predicted, num_codes: int, num_classes: int) -> dict:
+    """How well an unsupervised categorical code recovers the classes (InfoGAN's MNIST measure):
+    the K x C counts of (code value, predicted class), the one-to-one matching of code values to
+    classes that agrees most often (Hungarian), the share of samples it gets right; and for each code
+    value, the share of its samples in its matched class and its purity (the share in its most
+    frequent class: the two differ where code values compete for a class)."""
+    codes, predicted = np.asarray(codes).ravel(), np.asarray(predicted).ravel()
+    if codes.shape != predicted.shape or not len(codes):
+        raise ValueError(f"codes and predictions must be equally long and non-empty, got {codes.shape} and {predicted.shape}")
+    if num_codes > num_classes:
+        raise ValueError(f"a one-to-one matching needs no more code values than classes, got {num_codes} > {num_classes}")
+    counts = np.zeros((num_codes, num_classes), np.int64)
+    np.add.at(counts, (codes, predicted), 1)
+    match = min_cost_assignment(-counts)
+    per_code = counts.sum(axis=1)
+    result = {"code_class_accuracy": float(counts[np.arange(num_codes), match].sum() / len(codes))}
+    for k in range(num_codes):
+        result[f"code_class_match_{k}"] = int(match[k])
+        if per_code[k]:
+            result[f"code_match_share_{k}"] = float(counts[k, match[k]] / per_code[k])
+            result[f"code_purity_{k}"] = float(counts[k].max() / per_code[k])
+    return result
+
+
 # --- mode coverage ---------------------------------------------------------------------------------
 # A collapsed generator can score a fair FID on few modes; these say how its samples spread. With a
 # classifier: over the classes. Without one (LSUN, folders): near-duplicates and clusters of the

@@ -348,9 +348,9 @@ def open_data(config: Config, start_step: int, download_ok: bool = True):
     if data.num_examples // config.batch_size < config.critic_steps:
         raise UserError(f"the dataset has {data.num_examples} images, fewer than --critic-steps {config.critic_steps} "
                         f"batches of {config.batch_size}; lower --critic-steps or --batch-size")
-    from dcgan_cli.eval.evaluate import is_mnist
+    from dcgan_cli.eval.evaluate import classifier_dataset
 
-    if config.eval_every and not is_mnist(config) and 2 * config.eval_samples > data.num_examples:
+    if config.eval_every and not classifier_dataset(config) and 2 * config.eval_samples > data.num_examples:
         # The reference set and the real-data baseline are two disjoint sets of training images.
         raise UserError(f"--eval-samples {config.eval_samples} needs {2 * config.eval_samples} training images and the "
                         f"data has {data.num_examples}; pass --eval-samples {data.num_examples // 2} or fewer")

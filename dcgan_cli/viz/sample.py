@@ -5,13 +5,16 @@ grid         tiles of z from the sampling stream (conditional models cycle their
 per-class    one row per class
 interpolate  rows of spherical (or linear) walks between pairs of z's, label fixed per row
 sweep        carpedm20's visualisation modes 1-4: one z dimension swept across its range, per
-             dimension as a grid (.png) or GIF (.gif), plus an overview (.png) or merged GIF (.gif)
+             dimension as a grid (.png) or GIF (.gif), plus an overview (.png) or merged GIF (.gif);
+             with --code NAME, one latent code of an InfoGAN run, as in the paper's figures
 arithmetic   the paper's vector arithmetic mean(a) - mean(b) + mean(c) on tiles of an earlier grid
 class-morph  conditional models: fixed z, the one-hot label vector blended from one class to another
 
 Every mode checks its options, then builds a Drawing: Sheets (rows x columns of images) and the
 raw arrays. A .png shows a sheet as a grid, a .gif plays its columns as frames, a .npz holds the
 arrays (images uint8, z's, labels). What G takes comes from the run's family (models/family.py).
+A family with latent codes (InfoGAN) draws them, like z, from --seed; `--code NAME=VALUE` fixes one
+in every mode.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import numpy as np
 from dcgan_cli.config import Config
 from dcgan_cli.errors import UserError
 from dcgan_cli.files import check_writable, folder_problem, write_json, write_text
-from dcgan_cli.models.family import Z_DISTRIBUTIONS
+from dcgan_cli.models.family import SAMPLE_STREAM, Z_DISTRIBUTIONS
 from dcgan_cli.pixels import to_uint8
 from dcgan_cli.run_dir import SAMPLES_DIR, resolve_checkpoint
 from dcgan_cli.viz.images import add_row_labels, add_title, grid, save_gif, save_npz, save_png, upscale
@@ -42,8 +45,9 @@ DEFAULT_ROWS = 8
 DEFAULT_STEPS = 10
 # The options each mode reads; any other one given is a mistake worth one line, not silence.
 MODE_OPTIONS = {"grid": set(), "per-class": set(), "interpolate": {"steps", "linear", "source", "a", "b"},
-                "sweep": {"steps", "dims"}, "arithmetic": {"source", "a", "b", "c"}, "class-morph": {"steps"}}
-OPTION_FLAGS = {"steps": "--steps", "linear": "--linear", "dims": "--dims", "source": "--from", "a": "--a", "b": "--b", "c": "--c"}
+                "sweep": {"steps", "dims", "range"}, "arithmetic": {"source", "a", "b", "c"}, "class-morph": {"steps"}}
+OPTION_FLAGS = {"steps": "--steps", "linear": "--linear", "dims": "--dims", "range": "--range", "source": "--from",
+                "a": "--a", "b": "--b", "c": "--c"}
 ARITHMETIC_NOISE = 0.25  # the paper's +-0.25 uniform noise around the result, for its variations
 FRAME_MS = 150
 
@@ -87,6 +91,20 @@ class Request:
     c: str | None = None
     index: int | None = None  # --index: image I of --out DIR/'s numbering alone
     overwrite: bool = False  # --out DIR/ may replace the images of a non-empty folder
+    codes: list[str] = field(default_factory=list)  # --code: NAME=VALUE fixes a latent code, NAME (sweep) sweeps it
+    range: str | None = None  # --range LOW,HIGH: what sweep runs z[d] or a continuous code over
+
+
+@dataclass(frozen=True)
+class Codes:
+    """--code, checked against the run's family: the codes fixed (name -> value) and the one swept."""
+
+    fixed: dict[str, float] = field(default_factory=dict)
+    swept: str | None = None
+
+    def flags(self) -> str:
+        """The fixed codes as options, for commands that draw the same images again."""
+        return "".join(f" --code {name}={value!r}" for name, value in self.fixed.items())  # repr: the exact value
 
 
 def run(request: Request, echo=print, warn=print) -> list[Path]:
@@ -108,19 +126,22 @@ def run(request: Request, echo=print, warn=print) -> list[Path]:
     check_request(r)
     run_dir, _ = resolve_checkpoint(r.checkpoint)
     saved = Config.load(run_dir)
+    codes = parse_codes(saved.make_family(), request, run_dir)  # as typed: --steps given or not
     r = dataclasses.replace(r, labels=class_ids(saved, r.labels, run_dir))
     check_labels(saved, r, run_dir)
     tiles = load_tiles(r, saved) if r.source else None
     if r.mode == "sweep":
         parse_dims(r.dims, saved.z_dim)
+        parse_range(r.range)
     if r.out is not None:
         check_writable(r.out)
     loaded = load_run(r.checkpoint)
     warn_other_version(run_dir, warn)
-    name = "sample" if r.mode in ("grid", "per-class") else r.mode
+    name = "sample" if r.mode in ("grid", "per-class") else f"sweep-{codes.swept}" if codes.swept else r.mode
     out = check_writable(Path(r.out) if r.out else run_dir / SAMPLES_DIR / f"{name}_step{loaded.step}_seed{r.seed}.png")
 
-    drawing = MODE_BUILDERS[r.mode](Drawer(loaded.family, loaded.generator), r, tiles)
+    draw = Drawer(loaded.family, loaded.generator, r.seed, codes.fixed)
+    drawing = sweep_code(draw, r, codes.swept) if codes.swept else MODE_BUILDERS[r.mode](draw, r, tiles)
     written = write(out, drawing, scale=max(1, 64 // loaded.config.image_size))
     more = f" and {len(written) - 3} more" if len(written) > 3 else ""
     echo(f"wrote {', '.join(str(p) for p in written[:3])}{more}: {drawing.summary} from {run_dir} "
@@ -154,7 +175,9 @@ def numbered_images(draw: Drawer, seed: int, labels: list[int], start: int, stop
     first, end = start // NUMBERED_BATCH * NUMBERED_BATCH, -(-stop // NUMBERED_BATCH) * NUMBERED_BATCH
     z = draw.sample_z(end, seed)  # counter-based: the first rows do not depend on how many are drawn
     classes = draw.row_classes(end, labels)
-    batches = [draw(z[b:b + NUMBERED_BATCH], None if classes is None else classes[b:b + NUMBERED_BATCH])
+    codes = draw.codes(end)
+    batches = [draw(z[b:b + NUMBERED_BATCH], None if classes is None else classes[b:b + NUMBERED_BATCH],
+                    None if codes is None else codes[b:b + NUMBERED_BATCH])
                for b in range(first, end, NUMBERED_BATCH)]
     images = np.concatenate(batches)[start - first:stop - first]
     return images, None if classes is None else classes[start:stop]
@@ -199,10 +222,12 @@ def run_numbered(r: Request, echo, warn) -> list[Path]:
     from dcgan_cli.restore import load_run
 
     run_dir, _ = resolve_checkpoint(r.checkpoint)
-    folder = check_numbered(r, Config.load(run_dir), run_dir)
+    saved = Config.load(run_dir)
+    codes = parse_codes(saved.make_family(), r, run_dir)
+    folder = check_numbered(r, saved, run_dir)
     loaded = load_run(r.checkpoint)
     warn_other_version(run_dir, warn)
-    draw = Drawer(loaded.family, loaded.generator)
+    draw = Drawer(loaded.family, loaded.generator, r.seed, codes.fixed)
     source = f"{run_dir} at step {loaded.step} (seed {r.seed})"
     if folder is None:
         out = check_writable(Path(r.out) if r.out else
@@ -236,9 +261,10 @@ def run_numbered(r: Request, echo, warn) -> list[Path]:
         rows = "".join(f"{record['file']},{record['index']},{record['label']}\n" for record in records)
         written.append(write_text(folder / LABELS_CSV, "file,index,label\n" + rows))
     regenerate = (f"dcgan sample --checkpoint {loaded.checkpoint} --seed {r.seed}"
-                  + "".join(f" --label {k}" for k in r.labels) + " --index I --out FILE.png")
+                  + "".join(f" --label {k}" for k in r.labels) + codes.flags() + " --index I --out FILE.png")
     manifest = {"checkpoint": loaded.checkpoint, "run": str(run_dir), "step": loaded.step, "seed": r.seed,
                 "labels": r.labels or None, "family": loaded.config.family, "num": num, "dcgan": __version__,
+                "codes": codes.fixed or None,
                 "image_shape": [loaded.config.image_size, loaded.config.image_size, loaded.config.channels],
                 "regenerate": regenerate, "images": records}
     written.append(write_json(folder / MANIFEST, manifest))
@@ -336,6 +362,56 @@ def parse_numbers(text: str, flag: str, what: str, count: int, where: str) -> li
     return numbers
 
 
+def parse_codes(family, r: Request, run_dir: Path) -> Codes:
+    """--code's NAME=VALUE (fix a code) and NAME (sweep it), or one line saying why not."""
+    if not r.codes:
+        return Codes()
+    if not family.code_names:
+        raise UserError(f"--code fixes or sweeps InfoGAN's latent codes, and {run_dir} is a {family.name} run, whose G "
+                        f"takes none: drop --code")
+    fixed, swept = {}, []
+    for text in r.codes:
+        name, has_value, value = text.partition("=")
+        name = name.strip()
+        if name not in family.code_names:
+            raise UserError(f"--code {text}: this run has no code {name!r}; its codes are {family.describe_codes()}")
+        if name in fixed or name in swept:
+            raise UserError(f"--code {name} is given twice; give each code once")
+        if not has_value:
+            swept.append(name)
+            continue
+        try:
+            fixed[name] = family.code_value(name, value)
+        except ValueError as exc:
+            raise UserError(f"--code {text}: {exc}") from None
+    if swept and r.mode != "sweep":
+        raise UserError(f"--code {swept[0]} (no value) names a code to sweep: add --mode sweep, or fix it with "
+                        f"--code {swept[0]}=VALUE")
+    if len(swept) > 1:
+        raise UserError(f"--code {swept[0]} and --code {swept[1]}: sweep one code at a time (fix the others with NAME=VALUE)")
+    if swept and r.dims is not None:
+        raise UserError(f"--dims sweeps z dimensions and --code {swept[0]} a code: sweep one at a time")
+    if swept and family.is_categorical(swept[0]):
+        given = [OPTION_FLAGS[name] for name in ("steps", "range") if getattr(r, name) is not None]
+        if given:
+            raise UserError(f"{given[0]} does nothing when sweeping {swept[0]}: its columns are its "
+                            f"{family.categories} values; drop {given[0]}")
+    return Codes(fixed, swept[0] if swept else None)
+
+
+def parse_range(text: str | None) -> tuple[float, float] | None:
+    """--range LOW,HIGH, or None for the default."""
+    if text is None:
+        return None
+    try:
+        low, high = (float(part) for part in text.replace(",", " ").split())
+    except ValueError:
+        raise UserError(f"--range {text!r} is not two numbers LOW,HIGH; write e.g. --range=-2,2") from None
+    if not (np.isfinite(low) and np.isfinite(high) and low < high):
+        raise UserError(f"--range {text!r} must be two finite numbers with LOW < HIGH, e.g. --range=-2,2")
+    return low, high
+
+
 def parse_dims(text: str | None, z_dim: int) -> list[int]:
     if text is None or text.strip().lower() == "all":
         return list(range(z_dim))
@@ -349,6 +425,10 @@ class Tiles:
     z: np.ndarray  # N x z_dim
     labels: np.ndarray | None  # N class ids, conditional models only
     ids: dict[str, list[int]]  # "a", "b", "c" -> tile ids
+    codes: np.ndarray | None = None  # N x code_dim latent codes, families with codes only
+
+    def codes_of(self, ids) -> np.ndarray | None:
+        return None if self.codes is None else self.codes[ids]
 
 
 def load_tiles(r: Request, config: Config) -> Tiles:
@@ -365,31 +445,46 @@ def load_tiles(r: Request, config: Config) -> Tiles:
             raise UserError(f"--from {source}: {path} holds no z's; write the grid again with this version of dcgan")
         z = data["z"].astype(np.float32)
         labels = data["labels"] if "labels" in data else None
+        codes = data["codes"].astype(np.float32) if "codes" in data else None
     if z.ndim != 2 or z.shape[1] != config.z_dim:
         raise UserError(f"--from {source}: its z's have {z.shape[-1]} dimensions, this model's {config.z_dim}; "
                         f"use a grid sampled from the same run")
     if config.conditional and labels is None:
         raise UserError(f"--from {source} was sampled from an unconditional model; use a grid of this run")
+    family = config.make_family()
+    if family.code_names and (codes is None or codes.shape != (len(z), family.code_dim)):
+        raise UserError(f"--from {source}: {path} holds no latent codes of this model; write the grid from this run "
+                        f"with `dcgan sample --checkpoint RUN --out GRID.png`")
     ids = {name: parse_numbers(text, f"--{name}", "tile ids", len(z), source)
            for name, text in (("a", r.a), ("b", r.b), ("c", r.c)) if text}
     if r.mode == "interpolate" and len(ids["a"]) != len(ids["b"]):
         raise UserError(f"--a has {len(ids['a'])} ids and --b {len(ids['b'])}; give one --b tile per --a tile")
-    return Tiles(z, labels, ids)
+    return Tiles(z, labels, ids, codes if family.code_names else None)
 
 
 # --- Drawing ------------------------------------------------------------------------------------
 
 class Drawer:
-    """Turns z's (and class ids or label vectors) into uint8 images of one model, through its family."""
+    """Turns z's (and class ids or label vectors, or latent codes) into uint8 images of one model, through its family.
 
-    def __init__(self, family, generator):
-        self.family, self.generator = family, generator
+    For a family with latent codes, `codes(n)` draws them from the seed, and every drawing holds the
+    codes `fixed` (--code NAME=VALUE) at their values.
+    """
 
-    def __call__(self, z: np.ndarray, labels=None) -> np.ndarray:
-        """z: (..., z_dim); labels: class ids (...) or label vectors (..., classes); -> (..., H, W, C)."""
+    def __init__(self, family, generator, seed: int = 0, fixed: dict | None = None):
+        self.family, self.generator, self.seed, self.fixed = family, generator, seed, fixed or {}
+
+    def __call__(self, z: np.ndarray, labels=None, codes=None) -> np.ndarray:
+        """z: (..., z_dim); labels: class ids (...) or label vectors (..., classes); codes: (..., code_dim),
+        or any shape that broadcasts to it (e.g. one row of codes for a row of z's); -> (..., H, W, C)."""
         lead = z.shape[:-1]
         flat_z = np.asarray(z, np.float32).reshape(-1, z.shape[-1])
-        if not self.family.takes_labels:
+        if self.family.code_names:
+            if codes is None:
+                raise ValueError("a family with latent codes needs codes for every z: pass draw.codes(n)")
+            codes = np.broadcast_to(codes, lead + np.shape(codes)[-1:]).reshape(len(flat_z), -1)
+            latents = self.family.latents(flat_z, codes=self.fix(codes))
+        elif not self.family.takes_labels:
             latents = self.family.latents(flat_z)
         elif np.shape(labels) == lead:
             latents = self.family.latents(flat_z, classes=np.asarray(labels).reshape(-1))
@@ -400,6 +495,18 @@ class Drawer:
 
     def sample_z(self, n: int, seed: int) -> np.ndarray:
         return self.family.sample_z(n, seed).numpy()
+
+    def codes(self, n: int) -> np.ndarray | None:
+        """n latent codes from the seed (the evaluation's and export's codes for the same seed); None without codes."""
+        if not self.family.code_names:
+            return None
+        return self.family.codes(self.seed, SAMPLE_STREAM, n).numpy()
+
+    def fix(self, codes: np.ndarray) -> np.ndarray:
+        """codes with --code's fixed values in place."""
+        for name, value in self.fixed.items():
+            codes = self.family.set_code(codes, name, value)
+        return codes
 
     def row_classes(self, rows: int, labels: list[int]) -> np.ndarray | None:
         """One class per row, cycling through --label (or all classes); None for unconditional models."""
@@ -444,9 +551,12 @@ def grid_mode(draw: Drawer, r: Request, tiles=None) -> Drawing:
         classes = None
     n = len(classes) if classes is not None else (r.num or DEFAULT_TILES)
     z = draw.sample_z(n, r.seed)
-    images = draw(z, classes)
+    codes = draw.codes(n)
+    images = draw(z, classes, codes)
     sheet = tile_grid(images, rows)
     tile_inputs = {"z": z} if classes is None else {"z": z, "labels": np.asarray(classes, np.int64)}
+    if codes is not None:
+        tile_inputs["codes"] = draw.fix(codes)
     size = family.image_size
     note = (f"tile ids run 0..{n - 1} row by row ({sheet.shape[1]} per row); pick tiles with e.g. `dcgan sample "
             f"--checkpoint {{run_dir}} --mode arithmetic --from {{out}} --a 0,1,2 --b 3,4,5 --c 6,7,8`")
@@ -483,18 +593,20 @@ def interpolate(draw: Drawer, r: Request, tiles: Tiles | None):
         classes = tiles.labels[a_ids] if tiles.labels is not None else None
         if r.labels:
             classes = draw.row_classes(len(a_ids), r.labels)
+        codes = tiles.codes_of(a_ids)  # like a class: the walk's start's, held along the row
         names = [f"{i}>{j}" for i, j in zip(a_ids, b_ids)]
     else:
         rows = r.num or DEFAULT_ROWS
         z = draw.sample_z(2 * rows, r.seed)
         start, end = z[0::2], z[1::2]
         classes = draw.row_classes(rows, r.labels)
+        codes = draw.codes(rows)
         names = None
     ts = np.linspace(0.0, 1.0, r.steps)
     walk = lerp if r.linear else slerp
     path = np.stack([walk(start, end, t) for t in ts], axis=1)  # rows x steps x z_dim
     row_classes = None if classes is None else np.repeat(np.asarray(classes)[:, None], r.steps, axis=1)
-    images = draw(path, row_classes)
+    images = draw(path, row_classes, None if codes is None else codes[:, None])
     kind = "linear" if r.linear else "spherical"
     labels = names or class_row_labels(classes)
     if names and classes is not None:
@@ -503,6 +615,8 @@ def interpolate(draw: Drawer, r: Request, tiles: Tiles | None):
     arrays = {"images": images, "z": path, "t": ts}
     if classes is not None:
         arrays["labels"] = np.asarray(classes, np.int64)
+    if codes is not None:
+        arrays["codes"] = draw.fix(codes)
     return Drawing({"": sheet}, arrays, r.mode)
 
 
@@ -511,7 +625,7 @@ def sweep(draw: Drawer, r: Request, tiles=None):
     family = draw.family
     dims = parse_dims(r.dims, family.z_dim)
     rows = r.num or DEFAULT_ROWS
-    low, high = Z_DISTRIBUTIONS[family.z_dist].sweep
+    low, high = parse_range(r.range) or Z_DISTRIBUTIONS[family.z_dist].sweep
     values = np.linspace(low, high, r.steps, dtype=np.float32)
     base = draw.sample_z(rows, r.seed)
     z = np.broadcast_to(base[None, :, None, :], (len(dims), rows, r.steps, family.z_dim)).copy()
@@ -519,8 +633,9 @@ def sweep(draw: Drawer, r: Request, tiles=None):
         z[i, :, :, d] = values
     classes = draw.row_classes(rows, r.labels)
     per_tile = None if classes is None else np.broadcast_to(classes[None, :, None], z.shape[:-1])
-    images = draw(z, per_tile)  # dims x rows x steps x H x W x C
-    base_images = draw(base, classes)
+    codes = draw.codes(rows)  # one per row, as a class: only z[d] changes along it
+    images = draw(z, per_tile, None if codes is None else codes[None, :, None])  # dims x rows x steps x H x W x C
+    base_images = draw(base, classes, codes)
     columns = [f"{v:+.2f}" for v in values]
     sheets = {"": Sheet(images[:, 0], f"z[d] from {low:+g} to {high:+g}, one row per dimension d",
                         [f"z[{d}]" for d in dims], [f"z[d]={c}" for c in columns])}
@@ -531,7 +646,34 @@ def sweep(draw: Drawer, r: Request, tiles=None):
               "base_z": base, "base_images": base_images}
     if classes is not None:
         arrays["labels"] = np.asarray(classes, np.int64)
+    if codes is not None:
+        arrays["codes"] = draw.fix(codes)
     return Drawing(sheets, arrays, r.mode)
+
+
+def sweep_code(draw: Drawer, r: Request, name: str):
+    """The InfoGAN paper's figures: row i holds z_i and the other codes of row i fixed while code `name`
+    runs over its values (a categorical code's K values; a continuous one's --range, by default the
+    paper's -2..2, beyond the U(-1, 1) it was trained on)."""
+    family = draw.family
+    rows = r.num or DEFAULT_ROWS
+    if family.is_categorical(name):
+        values = np.arange(family.categories)
+        columns = [f"{name}={k}" for k in values]
+        title = f"{name} = 0..{family.categories - 1}"
+    else:
+        low, high = parse_range(r.range) or family.continuous_sweep
+        values = np.linspace(low, high, r.steps, dtype=np.float32)
+        columns = [f"{name}={v:+.2f}" for v in values]
+        title = f"{name} from {low:+g} to {high:+g} (trained on -1..+1)"
+    z = draw.sample_z(rows, r.seed)
+    codes = draw.fix(draw.codes(rows))
+    swept = family.set_code(np.broadcast_to(codes[:, None], (rows, len(values), codes.shape[1])), name, values)
+    images = draw(np.broadcast_to(z[:, None], (rows, len(values), z.shape[1])), None, swept)  # rows x values x H x W x C
+    fixed = "".join(f", {code}={value:g}" for code, value in draw.fixed.items())
+    sheet = Sheet(images, f"{title}; z and the other codes fixed along each row{fixed}", None, columns)
+    arrays = {"images": images, "z": z, "codes": swept, "values": values, "code": np.asarray(name)}
+    return Drawing({"": sheet}, arrays, f"a sweep of {name} over {len(values)} values in {rows} rows")
 
 
 def arithmetic(draw: Drawer, r: Request, tiles: Tiles):
@@ -548,13 +690,13 @@ def arithmetic(draw: Drawer, r: Request, tiles: Tiles):
         return None if tiles_labels is None else int(tiles_labels[ids[0]])
 
     result_class = r.labels[0] if r.labels else label_of(groups["c"])
-    rows = []
+    rows = []  # codes, like labels: each exemplar's own, a mean's and the result's those of its group's first tile
     for name, ids in groups.items():
-        exemplars = draw(tiles_z[ids], None if tiles_labels is None else tiles_labels[ids])
-        mean = draw(means[name][None], None if tiles_labels is None else np.asarray([label_of(ids)]))
+        exemplars = draw(tiles_z[ids], None if tiles_labels is None else tiles_labels[ids], tiles.codes_of(ids))
+        mean = draw(means[name][None], None if tiles_labels is None else np.asarray([label_of(ids)]), tiles.codes_of(ids[:1]))
         blank = np.zeros((cols - 1 - len(ids),) + exemplars.shape[1:], np.uint8)
         rows.append(np.concatenate([exemplars, blank, mean]))
-    results = draw(result_row, None if result_class is None else np.full(cols, result_class))
+    results = draw(result_row, None if result_class is None else np.full(cols, result_class), tiles.codes_of(groups["c"][:1]))
     rows.append(results)
     names = [f"{name} {','.join(map(str, ids))}" for name, ids in groups.items()] + ["a-b+c"]
     sheet = Sheet(np.stack(rows), "vector arithmetic: exemplars then their mean; a-b+c then variations", names)
