@@ -252,7 +252,8 @@ def read_config_file(name: str, dataset: str, family: str | None) -> dict:
         raise UserError(f"--config {name} is a {saved.dataset}-{saved.family} run's configuration, not for "
                         f"{dataset}-{family or saved.family}; use `dcgan train {saved.dataset} --family {saved.family} "
                         f"--config {name}`")
-    return dataclasses.asdict(saved)
+    # The new run picks its own labelled images (the same ones, for the same --labels, --seed and data).
+    return {name: value for name, value in dataclasses.asdict(saved).items() if name != "labelled"}
 
 
 def start_size_pixels(value: str | None, image_size: int) -> int | None:
