@@ -152,3 +152,15 @@ def test_sgan_with_100_labels_trains_on_mnist_and_d_classifies_the_test_digits(m
     code, stdout, err = run_cli(["probe", "--checkpoint", run, "--data-dir", mnist_dir], capsys)
     assert code == 0 and "none (unconditional D)" in stdout, err
 
+
+
+def test_sgan_takes_a_gradient_penalty_on_its_logsumexp_logit(mnist_dir, tmp_path, capsys):
+    from dcgan_cli.viz.plots import read_scalars
+
+    run = tmp_path / "sgan-r1"
+    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 20, "--loss", "minimax",
+                            "--gradient-penalty", "r1", "--d-norm", "layer", "--data-dir", mnist_dir, "--out", run,
+                            "--batch-size", 8, "--max-steps", 4, "--log-every", 2], capsys)
+    assert code == 0, err
+    scalars = read_scalars(run / "logs")
+    assert np.all(np.isfinite(scalars["d_penalty"][1])) and np.all(np.array(scalars["d_penalty"][1]) > 0)
