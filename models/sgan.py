@@ -21,7 +21,7 @@ generator term on the real/fake logit (Salimans et al. trained G by feature matc
 """
 
 from dcgan_cli.models import dcgan
-from dcgan_cli.models.acgan import CLASS_HEAD, class_cross_entropy
+from dcgan_cli.models.acgan import CLASS_HEAD
 from dcgan_cli.models.dcgan import DCGAN
 from dcgan_cli.models.family import DOutput
 
@@ -51,7 +51,7 @@ class SGAN(DCGAN):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         return discriminator(self.image_size, self.channels, self.width, self.num_classes, synchronized_bn, kernels,
-                             norm=self.d_norm, start_size=self.start_size)
+                             norm=self.d_norm, start_size=self.start_size, minibatch=self.minibatch)
 
     def d_output(self, heads, features=None):
         import tensorflow as tf
@@ -75,18 +75,24 @@ def supervised_term(labels, class_logits):
     labelled = tf.reduce_sum(labels, axis=1)
     counts = tf.stack([tf.cast(tf.shape(labels)[0], tf.float32), tf.reduce_sum(labelled)])
     rows, labelled_rows = tf.unstack(tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.SUM, counts))
-    return class_cross_entropy(labels, class_logits) * rows / tf.maximum(labelled_rows, 1.0)
+    # -sum(y log softmax(l)), not tf.nn.softmax_cross_entropy_with_logits: that op's gradient is
+    # softmax(l) - y, right only for labels that sum to 1, so on an unlabelled (all-zero) row it would
+    # push every class logit down, i.e. teach D that unlabelled real images are fake.
+    cross_entropy = -tf.reduce_sum(labels * tf.nn.log_softmax(tf.cast(class_logits, tf.float32)), axis=1)
+    return cross_entropy * rows / tf.maximum(labelled_rows, 1.0)
 
 
 def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchronized_bn=False, kernels=None,
-                  norm="batch", start_size=None, name="discriminator"):
-    """image -> its K class logits (float32), from the DCGAN D's flattened last features."""
+                  norm="batch", start_size=None, name="discriminator", minibatch=False):
+    """image -> its K class logits (float32), from the DCGAN D's flattened last features.
+    minibatch: minibatch discrimination's features beside them, into the class logits (whose logsumexp is
+    the real/fake logit)."""
     import keras
 
-    from dcgan_cli.models.layers import dense, kernels_or_default
+    from dcgan_cli.models.layers import dense, kernels_or_default, with_minibatch_features
 
     k = kernels_or_default(kernels)
     body = dcgan.discriminator(image_size, channels, width, synchronized_bn, k, name="d_body", norm=norm,
                                start_size=start_size, features=True)
-    classes = dense(num_classes, CLASS_HEAD, k, dtype="float32")(body.output)
+    classes = dense(num_classes, CLASS_HEAD, k, dtype="float32")(with_minibatch_features(body.output, minibatch))
     return keras.Model(body.input, classes, name=name)
