@@ -15,6 +15,8 @@ gets its `dcgan train NAME` and `dcgan download NAME` commands from this registr
 from __future__ import annotations
 
 import importlib
+
+import numpy as np
 from dataclasses import dataclass
 from typing import Callable
 
@@ -28,7 +30,7 @@ def resolve(reference: str) -> Callable:
 
 
 def _in_memory(config, start_step, download_ok=True):
-    from dcgan_cli.datasets.pipeline import Pipeline, training_batches
+    from dcgan_cli.datasets.pipeline import Pipeline, semi_supervised_batches, training_batches
 
     data = load(config.dataset, config.data_dir, download_ok)
     images, labels = data.train_images, data.train_labels
@@ -36,9 +38,41 @@ def _in_memory(config, start_step, download_ok=True):
         images, labels = images[: config.limit], labels[: config.limit]
     if len(images) < config.batch_size:
         raise UserError(f"{len(images)} training images make no batch of {config.batch_size}; lower --batch-size or raise --limit")
-    dataset = training_batches(images, labels, config.batch_size, config.seed, start_step,
-                               num_classes=config.num_classes)
-    return Pipeline(dataset, len(images))
+    labelled = labelled_subset(config, labels)
+    if labelled is None:
+        dataset = training_batches(images, labels, config.batch_size, config.seed, start_step,
+                                   num_classes=config.num_classes)
+        return Pipeline(dataset, len(images))
+    dataset = semi_supervised_batches(images, labels, labelled, config.batch_size, config.seed, start_step,
+                                      num_classes=config.num_classes)
+    return Pipeline(dataset, len(images), labelled=labelled, epoch_rows=config.batch_size - config.batch_size // 2)
+
+
+def labelled_subset(config, labels):
+    """The indices of the training images whose labels a run with --labels N uses (None: every label):
+    the run's saved ones on resume, else `N` picked class-balanced and seeded by --seed."""
+    from dcgan_cli.datasets.pipeline import balanced_subset
+
+    count = config.labels
+    if count is None or (count == len(labels) and not config.labelled):
+        return None
+    if config.batch_size < 2:
+        raise UserError("--labels makes every batch half labelled, half not: use --batch-size 2 or more")
+    if count > len(labels):
+        raise UserError(f"--labels {count} is more than the {len(labels)} training images; pass at most {len(labels)}, "
+                        f"or drop --labels to use every label")
+    if config.labelled:
+        saved = np.asarray(config.labelled, np.int64)
+        if len(saved) != count or saved.min() < 0 or saved.max() >= len(labels):
+            raise UserError(f"config.json's labelled images do not fit --labels {count} and the {len(labels)} training "
+                            f"images; restore the run's config.json")
+        return saved
+    per_class = np.bincount(labels, minlength=config.num_classes)
+    short = [c for c in range(config.num_classes) if per_class[c] < -(-count // config.num_classes)]
+    if short:
+        raise UserError(f"--labels {count} needs up to {-(-count // config.num_classes)} images of each class, and class "
+                        f"{short[0]} has {per_class[short[0]]}; pass fewer labels")
+    return balanced_subset(labels, count, config.seed, config.num_classes)
 
 
 def _lsun(config, start_step, download_ok=True):  # read in place: `dcgan download lsun` is the only download

@@ -176,6 +176,9 @@ def family_options(dataset: str, width_help: str, labelled: bool | None = None):
             click.option("--info-weight-continuous", type=float, default=None,
                          help=f"infogan: weight of the continuous codes' term [default: {DEFAULTS.info_weight_continuous}, "
                               f"PyTorch-GAN's; the paper asks for a smaller one than the categorical's]."),
+            click.option("--labels", type=int, default=None, metavar="N",
+                         help="sgan: train with the labels of only N training images (class-balanced, seeded by "
+                              "--seed; the rest unlabelled) [default: every label]."),
         ])
 
     return decorate
@@ -222,8 +225,8 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     defaults = {**dataclasses.asdict(DEFAULTS),
                 **{name: params[name] for name in known & set(params) if params[name] is not None}}
     values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
-    values.update(dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.takes_labels else 0,
-                  class_names=list(DATASETS[dataset].class_names) if cls.takes_labels else [])
+    values.update(dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.uses_labels else 0,
+                  class_names=list(DATASETS[dataset].class_names) if cls.uses_labels else [])
     values.update(fixed)
     sources.update({name: "dataset" for name in (*fixed, "dataset", "num_classes", "class_names")})
     # --start-size is typed as auto|carpedm20|N; a --config file holds pixels; auto is the family's default.
@@ -249,7 +252,8 @@ def read_config_file(name: str, dataset: str, family: str | None) -> dict:
         raise UserError(f"--config {name} is a {saved.dataset}-{saved.family} run's configuration, not for "
                         f"{dataset}-{family or saved.family}; use `dcgan train {saved.dataset} --family {saved.family} "
                         f"--config {name}`")
-    return dataclasses.asdict(saved)
+    # The new run picks its own labelled images (the same ones, for the same --labels, --seed and data).
+    return {name: value for name, value in dataclasses.asdict(saved).items() if name != "labelled"}
 
 
 def start_size_pixels(value: str | None, image_size: int) -> int | None:
@@ -401,7 +405,7 @@ def train_lsun(ctx, family, width, depth, start_size, out, resume, **options):
 @click.option("--channels", type=int, default=3, show_default=True, help="3 for RGB, 1 for grayscale.")
 @click.option("--class-subdirs", is_flag=True,
               help="Labelled: each subfolder of --data-dir is a class (its name the class's name), for the families "
-                   "that take labels (conditional, acgan).")
+                   "that train on labels (conditional, acgan, sgan).")
 @image_options
 @family_options("folder", PHOTO_WIDTH_HELP, labelled=True)
 @training_options
@@ -413,7 +417,7 @@ def train_folder(ctx, family, width, depth, start_size, out, resume, channels, c
         raise UserError(f"--channels must be 1 (grayscale) or 3 (RGB), got {channels}")
     family = choose_family(family, None)
     classes = {}
-    if FAMILIES[family or DEFAULT_FAMILY].takes_labels:
+    if FAMILIES[family or DEFAULT_FAMILY].uses_labels:
         from dcgan_cli.datasets.folder import class_folders
 
         if not class_subdirs:

@@ -52,6 +52,10 @@ class Config:
     start_size: int | None = None
     info_weight: float = INFO_WEIGHT  # infogan: the categorical code's information term (the paper's lambda)
     info_weight_continuous: float = INFO_WEIGHT_CONTINUOUS  # infogan: the continuous codes' (see models/infogan.py)
+    # sgan: the labelled training images: N of them (None: every label), and which (indices into the
+    # training images, picked class-balanced at the start from N and the seed, then kept for good).
+    labels: int | None = None
+    labelled: list[int] = dataclasses.field(default_factory=list)
 
     # The published configuration (train.recipes.RECIPES) the other values started from.
     recipe: str = "dcgan"
@@ -104,7 +108,10 @@ class Config:
 
     @property
     def conditional(self) -> bool:
-        return self.num_classes > 0
+        """G takes class labels (sgan trains on labels too, but its G is unconditional)."""
+        from dcgan_cli.models import FAMILIES
+
+        return self.num_classes > 0 and FAMILIES.get(self.family) is not None and FAMILIES[self.family].takes_labels
 
     def make_family(self):
         """The models.Family this configuration describes; a UserError if it cannot build one."""
@@ -146,7 +153,7 @@ class Config:
         for name, value in positive.items():
             if value is None or value <= 0:
                 raise UserError(f"{flag(name)} must be a positive integer, got {value}")
-        for name in ("max_steps", "eval_every", "limit", "depth"):
+        for name in ("max_steps", "eval_every", "limit", "depth", "labels"):
             value = getattr(self, name)
             if value is not None and value <= 0:
                 raise UserError(f"{flag(name)} must be a positive integer, got {value}")
@@ -182,12 +189,26 @@ class Config:
                 raise UserError(f"{flag(name)} must be one of {', '.join(registry)}, got {getattr(self, name)}")
         if self.d_norm is not None and self.d_norm not in D_NORMS:
             raise UserError(f"--d-norm must be one of {', '.join(D_NORMS)}, got {self.d_norm}")
+        if self.labels is not None and DATASETS[self.dataset].load is None:
+            raise UserError(f"--labels picks labelled images of the datasets held in memory "
+                            f"({', '.join(n for n, d in DATASETS.items() if d.load)}); a {self.dataset} run uses every "
+                            f"label it has: drop --labels")
+        if self.labelled and len(self.labelled) != self.labels:
+            raise UserError(f"labelled lists {len(self.labelled)} images, not --labels' {self.labels}")
         family = self.make_family()
-        self._refuse_nonsense(LOSSES[self.loss].output == CRITIC, family.d_norm)
+        if self.labels is not None and "labels" not in family.settings:
+            raise UserError(f"--labels does not apply to the {self.family} family (it is sgan's); drop --labels")
+        self._refuse_nonsense(LOSSES[self.loss].output == CRITIC, family)
         self._refuse_stabiliser_nonsense(LOSSES[self.loss].targets)
 
-    def _refuse_nonsense(self, critic: bool, d_norm: str) -> None:
-        """Combinations whose mathematics makes no sense, each refused with the fix."""
+    def _refuse_nonsense(self, critic: bool, family) -> None:
+        """Combinations whose mathematics makes no sense, each refused with the fix: the family's first."""
+        if family.losses is not None and self.loss not in family.losses:
+            raise UserError(f"--loss {self.loss} does not fit the {self.family} family: {family.losses_reason}; "
+                            f"use --loss {' or '.join(family.losses)}")
+        if self.clip and family.refuses_clip:
+            raise UserError(f"--clip does not fit the {self.family} family: {family.refuses_clip}")
+        d_norm = family.d_norm
         penalty = self.gradient_penalty != "none"
         if penalty and d_norm == "batch":
             raise UserError(f"--gradient-penalty {self.gradient_penalty} is a per-example penalty, and --d-norm batch "
@@ -326,7 +347,7 @@ RESUME_POLICY: dict[str, ResumeRule] = {
             "family image_size channels num_classes z_dim width depth start_size"),
     **_rule(False, "it says what the model's class labels mean", "class_names"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop class_subdirs z_dist info_weight info_weight_continuous loss "
+            "dataset category limit pattern crop class_subdirs labels labelled z_dist info_weight info_weight_continuous loss "
             "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema "
             "label_smoothing g_objective historical_averaging"),
     **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm minibatch_discrimination"),

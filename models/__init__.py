@@ -11,6 +11,7 @@ from dcgan_cli.models.dcgan import DCGAN
 from dcgan_cli.models.family import Family
 from dcgan_cli.models.infogan import InfoGAN
 from dcgan_cli.models.mlp import MLP
+from dcgan_cli.models.sgan import SGAN
 
 FAMILIES: dict[str, type[Family]] = {
     "dcgan": DCGAN,
@@ -18,9 +19,10 @@ FAMILIES: dict[str, type[Family]] = {
     "mlp": MLP,
     "acgan": ACGAN,
     "infogan": InfoGAN,
+    "sgan": SGAN,
 }
 
 
 def family_names(labelled: bool = True) -> list[str]:
-    """The families in registry order; those that take class labels only for labelled data."""
-    return [name for name, family in FAMILIES.items() if labelled or not family.takes_labels]
+    """The families in registry order; those that train on class labels only for labelled data."""
+    return [name for name, family in FAMILIES.items() if labelled or not family.uses_labels]

@@ -23,6 +23,9 @@ class ACGAN(Conditional):
     d_terms = ("d_loss_real", "d_loss_fake", "d_loss_class_real", "d_loss_class_fake")
     g_terms = ("g_loss_adv", "g_loss_class")
     g_adversarial = "g_loss_adv"
+    classifies = True
+    refuses_clip = ("it would clip the class head's weights too, which need no Lipschitz bound; use --gradient-penalty "
+                    "wgan-gp instead (Gulrajani et al. 2017 trained ACGAN so)")
 
     def hidden_layers(self):
         return dcgan.hidden_layers(self.image_size)

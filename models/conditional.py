@@ -21,6 +21,7 @@ class Conditional(Family):
     description = ("carpedm20's class-conditional model (labels fed to G and D): its MNIST model at 28x28 "
                    "(fixed widths), the DCGAN body with labels concatenated at other sizes (--width)")
     takes_labels = True
+    uses_labels = True
     options = ("width",)
     default_width = GF_DIM  # carpedm20's; at 28x28 the widths are its model's, not an option
     bench_sizes = (28,)

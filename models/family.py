@@ -115,7 +115,11 @@ class Family:
 
     name: ClassVar[str]
     description: ClassVar[str]
-    takes_labels: ClassVar[bool] = False
+    takes_labels: ClassVar[bool] = False  # G takes a class (and, unless its D says otherwise, D too)
+    # It trains on the data's class labels: every family whose G takes them, and sgan, whose D learns them.
+    uses_labels: ClassVar[bool] = False
+    # D has a head that classifies real images into the data's classes (DOutput.aux["classes"]): acgan, sgan.
+    classifies: ClassVar[bool] = False
     # The architecture options this family reads (besides image shape and z): "width", "depth", "start_size".
     options: ClassVar[tuple[str, ...]] = ()
     # Other Config fields it reads, passed to __init__ by name (InfoGAN's loss weights).
@@ -136,6 +140,11 @@ class Family:
     d_norms: ClassVar[tuple[str, ...]] = tuple(D_NORMS)
     # The names of the latent codes G takes besides z (InfoGAN's), which `dcgan sample --code` fixes or sweeps.
     code_names: ClassVar[tuple[str, ...]] = ()
+    # The --loss values (train/losses.py) its D can be trained with, None: every one; and why not the others.
+    losses: ClassVar[tuple[str, ...] | None] = None
+    losses_reason: ClassVar[str] = ""
+    # Why WGAN's weight clipping (--clip, which clips every weight of D) does not fit its D; None: it does.
+    refuses_clip: ClassVar[str | None] = None
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
                  num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None,
@@ -161,9 +170,9 @@ class Family:
         """Why this family cannot build a model of this shape, or None."""
         if self.start_size is not None and "start_size" not in self.options:
             return f"--start-size does not apply to the {self.name} family"
-        if self.takes_labels and self.num_classes <= 0:
+        if self.uses_labels and self.num_classes <= 0:
             return f"the {self.name} family needs class labels, and this data has none"
-        if not self.takes_labels and self.num_classes:
+        if not self.uses_labels and self.num_classes:
             return f"the {self.name} family takes no class labels"
         if self.d_norm not in self.d_norms:
             return f"--d-norm {self.d_norm} does not apply to the {self.name} family's D (it takes {', '.join(self.d_norms)})"
@@ -313,6 +322,17 @@ class Family:
                 value = np.asarray(value, np.float32)
                 out[name].append(each(name, value) if each else value)
         return {name: np.concatenate(parts) for name, parts in out.items()}
+
+    def classify(self, discriminator, images, batch_size: int = 500) -> np.ndarray:
+        """The class ids D's class head gives images (inference mode), for families that have one."""
+        if not self.classifies:
+            raise ValueError(f"the {self.name} family's D has no class head")
+        out = []
+        for start in range(0, len(images), batch_size):
+            batch = np.asarray(images[start:start + batch_size], np.float32)
+            classes = self.discriminate(discriminator, batch).aux["classes"]
+            out.append(np.argmax(np.asarray(classes, np.float32), axis=1))
+        return np.concatenate(out) if out else np.zeros((0,), np.int64)
 
     # --- how the losses combine -------------------------------------------------------------------
 

@@ -55,6 +55,7 @@ class InfoGAN(Family):
     d_terms = ("d_loss_real", "d_loss_fake", "d_info_cat", "d_info_cont")
     g_terms = ("g_loss_adv", "g_info_cat", "g_info_cont")
     g_adversarial = "g_loss_adv"
+    refuses_clip = "it would clip Q's weights too, which need no Lipschitz bound; use --gradient-penalty wgan-gp instead"
     categories = CATEGORIES
     continuous = CONTINUOUS
     code_names = CODE_NAMES

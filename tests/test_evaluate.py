@@ -132,6 +132,8 @@ def test_evaluate_cli_writes_the_json_keys(classifier, trained_run, tmp_path, ca
     assert results["real_label_accuracy"] > 0.8 and results["real_fid"] < results["fid"]
     assert results["real_precision"] > 0.5 and results["real_recall"] > 0.5
     assert "real data" in stdout and "fid" in stdout
+    # The conditional D has no class head: nothing about D's own accuracy (sgan's: tests/test_sgan.py).
+    assert "D's own" not in stdout and not any(key.startswith("d_test") for key in results)
 
 
 def test_evaluator_for_the_trainer(classifier, trained_run, mnist_dir):

@@ -36,7 +36,7 @@ def test_the_cli_reads_its_choices_from_the_registries_without_starting_tensorfl
         return list(param.type.choices)
 
     assert choices("train", "mnist", option="family") == list(FAMILIES)
-    assert choices("train", "lsun", option="family") == [n for n, f in FAMILIES.items() if not f.takes_labels]
+    assert choices("train", "lsun", option="family") == [n for n, f in FAMILIES.items() if not f.uses_labels]
     assert choices("train", "folder", option="loss") == list(LOSSES)
     assert choices("train", "mnist", option="precision") == list(PRECISIONS)
     assert choices("train", "mnist", option="strategy") == list(STRATEGIES)

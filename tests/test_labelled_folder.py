@@ -68,9 +68,11 @@ def test_conditional_folder_run_saves_its_classes_and_samples_by_name(class_fold
 @pytest.mark.parametrize("args, needle", [
     (["--family", "conditional"], "--class-subdirs"),
     (["--family", "conditional", "--class-subdirs", "--data-dir", "{one}"], "two or more"),
+    (["--family", "sgan", "--data-dir", "{all}"], "--class-subdirs"),
+    (["--family", "sgan", "--class-subdirs", "--data-dir", "{all}", "--labels", "3"], "held in memory"),
 ])
 def test_labelled_folder_mistakes_are_one_line(args, needle, class_folders, tmp_path, capsys):
-    args = [str(a).replace("{one}", str(class_folders / "cat")) for a in args]
+    args = [str(a).replace("{one}", str(class_folders / "cat")).replace("{all}", str(class_folders)) for a in args]
     code, _, err = run_cli(["train", "folder", *args, "--out", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, needle)
     assert not (tmp_path / "run").exists()
@@ -92,3 +94,18 @@ def test_the_conditional_model_at_photo_sizes_concatenates_the_class_everywhere(
     z = family.sample_z(2, seed=0)
     images = [family.generate(G, family.latents(z, classes=[k, k])) for k in (0, 2)]
     assert not np.allclose(images[0], images[1])  # the class reaches the image
+
+
+def test_sgan_trains_on_a_labelled_folder_which_has_no_test_split_for_d(class_folders, tmp_path, capsys):
+    from dcgan_cli.eval.evaluate import discriminator_accuracy
+    from dcgan_cli.restore import load_run
+
+    run = tmp_path / "sgan"
+    code, _, err = run_cli(["train", "folder", "--class-subdirs", "--family", "sgan", "--data-dir", class_folders,
+                            "--out", run, "--image-size", "32", "--width", "8", "--crop", "0", "--batch-size", "8",
+                            "--max-steps", "3"], capsys)
+    assert code == 0, err
+    config = json.loads((run / "config.json").read_text())
+    assert (config["num_classes"], config["class_names"], config["labelled"]) == (3, CLASSES, [])
+    result = discriminator_accuracy(load_run(run, generator=False, discriminator=True))
+    assert result == {"d_test_split": "none: a folder run has no held-out test split, so D's accuracy is not measured"}

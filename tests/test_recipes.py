@@ -108,6 +108,18 @@ NONSENSE = {
     "minimax with feature matching only": (["--loss", "minimax", "--g-objective", "feature_matching"], "--g-objective both"),
     "negative historical averaging": (["--historical-averaging", "-1"], "--historical-averaging"),
     "unknown g objective": (["--g-objective", "mean"], "--g-objective"),
+    # Family x objective: sgan's D is a (K+1)-way softmax, trained by cross-entropy objectives only.
+    "sgan with least squares": (["--family", "sgan", "--loss", "least_squares"], "does not fit the sgan family"),
+    "sgan with hinge": (["--family", "sgan", "--loss", "hinge"], "--loss non_saturating or minimax"),
+    "sgan with a critic": (["--family", "sgan", "--loss", "wasserstein", "--gradient-penalty", "wgan-gp", "--d-norm",
+                            "layer"], "--loss wasserstein does not fit the sgan family"),
+    "acgan with clipping": (["--family", "acgan", "--loss", "wasserstein", "--clip", "0.01"], "class head"),
+    "infogan with clipping": (["--family", "infogan", "--loss", "wasserstein", "--clip", "0.01"], "Q's weights"),
+    "labels for another family": (["--family", "dcgan", "--labels", "100"], "--labels does not apply"),
+    "no labels": (["--family", "sgan", "--labels", "0"], "--labels must be a positive integer"),
+    "negative labels": (["--family", "sgan", "--labels", "-10"], "--labels must be a positive integer"),
+    "fewer labels than classes": (["--family", "sgan", "--labels", "5"], "at least one per class"),
+    "more labels than images": (["--family", "sgan", "--labels", "60001"], "more than the 60000 training images"),
 }
 
 

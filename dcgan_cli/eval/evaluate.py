@@ -400,7 +400,7 @@ def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=pri
         from dcgan_cli.eval.inception import check_weights_file
 
         check_weights_file(inception_weights)  # before the generator is built: a missing file fails at once
-    run = load_run(checkpoint)
+    run = load_run(checkpoint, discriminator=run_classifies(checkpoint))
     space = feature_space(run.config, data_dir, num, log=log, features=features, inception_weights=inception_weights,
                           classifier=classifier)
     images, latents = draw(run.family, run.generator, num, seed, space.class_prior)
@@ -412,6 +412,8 @@ def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=pri
                     if not k.startswith("label_accuracy") or run.family.takes_labels})
     if isinstance(space, MnistSpace):
         results.update({f"test_class_share_{k}": float(v) for k, v in enumerate(space.test_shares)})
+    if run.family.classifies:
+        results.update(discriminator_accuracy(run, data_dir))
     results.update({"step": run.step, "num": num, "seed": seed, "feature_space": space.description})
     note = missing_measures(run.config, run.family, space)
     if note:
@@ -419,6 +421,33 @@ def evaluate(checkpoint, num: int = 10000, data_dir=None, seed: int = 0, log=pri
     results["protocol"] = {**space.protocol, "num": num,
                            "real_floor": f"the real_* keys: {num} real images, disjoint from the reference, measured the same way"}
     return results
+
+
+def run_classifies(checkpoint) -> bool:
+    """Whether the checkpoint's family has a D that classifies (so evaluate scores D too)."""
+    from dcgan_cli.config import Config
+    from dcgan_cli.models import FAMILIES
+    from dcgan_cli.run_dir import run_of_checkpoint
+
+    try:
+        family = FAMILIES.get(Config.load(run_of_checkpoint(checkpoint)).family)
+    except UserError:  # load_run reports what is wrong with the checkpoint
+        return False
+    return family is not None and family.classifies
+
+
+def discriminator_accuracy(run, data_dir=None) -> dict:
+    """D's own test-set classification accuracy (argmax over its class logits), for a family whose D
+    classifies (sgan, acgan): on the dataset's held-out test split; a dataset without one says so."""
+    from dcgan_cli.datasets import DATASETS, load
+
+    config = run.config
+    if DATASETS[config.dataset].load is None:
+        return {"d_test_split": f"none: a {config.dataset} run has no held-out test split, so D's accuracy is not measured"}
+    data = load(config.dataset, data_dir if data_dir is not None else config.data_dir)
+    predicted = run.family.classify(run.discriminator, to_model_range(data.test_images))
+    return {"d_test_accuracy": float(np.mean(predicted == data.test_labels)),
+            "d_test_split": f"{config.dataset}'s {len(data.test_labels)} test images"}
 
 
 def evaluator(config, data_dir=None, num: int = 2000, seed: int = 0, kid_subsets: int = 10, log=print):
@@ -504,6 +533,11 @@ def format_report(results: dict) -> str:
                      "there (its purity): " + ", ".join(matching))
     if "missing" in results:
         lines.append(results["missing"])
+    if "d_test_accuracy" in results:
+        lines.append(f"D's own classification accuracy: {results['d_test_accuracy']:.2%} on {results['d_test_split']} "
+                     f"(argmax over its class logits)")
+    elif "d_test_split" in results:
+        lines.append(f"D's own classification accuracy: {results['d_test_split']}")
     if "feature_space" in results:
         lines.append(f"feature space: {results['feature_space']}")
     if "step" in results:

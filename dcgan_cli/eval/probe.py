@@ -13,20 +13,13 @@ from __future__ import annotations
 
 import numpy as np
 
+from dcgan_cli.datasets.pipeline import balanced_subset  # the one pick of labelled images, as sgan's --labels
 from dcgan_cli.errors import UserError
 
 POOLED = 4
 # Ridge penalties tried, in units of the feature dimension; leave-one-out picks one.
 RIDGE_GRID = (0.01, 0.1, 1.0, 10.0, 100.0)
 LABEL_CHOICES = (100, 1000)
-
-
-def balanced_subset(labels: np.ndarray, count: int, seed: int, num_classes: int = 10) -> np.ndarray:
-    """`count // num_classes` indices of each class, drawn with a seeded generator."""
-    rng = np.random.default_rng(seed)
-    per_class = count // num_classes
-    picks = [rng.choice(np.flatnonzero(labels == c), per_class, replace=False) for c in range(num_classes)]
-    return np.sort(np.concatenate(picks))
 
 
 def max_pool_to(maps: np.ndarray, size: int = POOLED) -> np.ndarray:

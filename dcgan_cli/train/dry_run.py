@@ -21,15 +21,14 @@ def dry_run(config: Config, run_dir: Path, resume: bool, strategy, sources: dict
     sources: each Config field's source ("typed", "default", ...), from the CLI's value_sources.
     """
     from dcgan_cli.train import distribute
-    from dcgan_cli.train.trainer import check_start
+    from dcgan_cli.train.trainer import check_start, schedule
 
     try:
         resuming, latest, data = check_start(config, run_dir, resume, strategy, log=echo, download_ok=False)
     except NotDownloaded as exc:
         raise UserError(f"--dry-run downloads nothing, and {exc} (a run without --dry-run downloads it itself)") from None
-    steps_per_epoch = data.num_examples // config.batch_size
-    total = config.epochs * steps_per_epoch if config.max_steps is None else min(config.max_steps,
-                                                                                   config.epochs * steps_per_epoch)
+    steps_per_epoch, total = schedule(config, data.num_examples, data.epoch_rows)
+    total = total if config.max_steps is None else min(config.max_steps, total)
     start = (f"resume {latest}" if latest else f"resume {run_dir} from step 0 (no checkpoint yet)") if resuming \
         else f"start a new run in {run_dir}"
     echo(f"dry run, nothing written: would {start}; {run_dir} is free (no other process holds its lock)")

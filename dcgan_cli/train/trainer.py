@@ -368,10 +368,11 @@ def critic_batches(dataset, n: int):
     return dataset.batch(n, drop_remainder=True).map(columns)
 
 
-def schedule(config: Config, num_examples: int) -> tuple[int, int]:
+def schedule(config: Config, num_examples: int, epoch_rows: int | None = None) -> tuple[int, int]:
     """(steps per epoch, the steps --epochs makes): --epochs passes over the data, each step reading
-    --critic-steps batches (so an epoch of 937 MNIST batches is 187.4 steps of 5)."""
-    batches = num_examples // config.batch_size
+    --critic-steps batches (so an epoch of 937 MNIST batches is 187.4 steps of 5). epoch_rows: the rows
+    of a batch that advance through the data's order, when not all do (Pipeline.epoch_rows)."""
+    batches = num_examples // (epoch_rows or config.batch_size)
     return max(1, batches // config.critic_steps), config.epochs * batches // config.critic_steps
 
 
@@ -383,12 +384,14 @@ def _train(config: Config, run_dir: Path, out_dir: Path, strategy, log, stop, lo
     if chief and latest is not None and checkpoint_files.checkpoints(run_dir / runs.CKPT_DIR)[:1] != \
             [(checkpoint_files.step_of(latest), latest)]:
         raise UserError(f"the checkpoints in {run_dir / runs.CKPT_DIR} changed while this process started; start it again")
+    if data.labelled is not None:  # the labelled images, fixed for good (resumes read them back)
+        config = dataclasses.replace(config, labelled=[int(i) for i in data.labelled])
     trainer = Trainer(config, out_dir, strategy, log)
     built.append(trainer)
     trainer.home, trainer.lock, trainer.fresh = run_dir, lock, not resuming
     restored = trainer.restore(prefix=latest) if latest else None
     start_step = trainer.host_step
-    steps_per_epoch, total = schedule(config, data.num_examples)
+    steps_per_epoch, total = schedule(config, data.num_examples, data.epoch_rows)
     # The learning-rate schedule spans --epochs; --max-steps only stops the run early.
     trainer.set_schedule(total)
     if config.max_steps is not None:
