@@ -34,7 +34,7 @@ def folder_dir(tmp_path_factory):
 
 def config(**fields):
     base = dict(dataset="lsun", data_dir=None, category="bedroom", limit=None, pattern=None, crop=None,
-                image_size=SIZE, channels=3, batch_size=BATCH, seed=0, num_classes=0)
+                image_size=SIZE, channels=3, batch_size=BATCH, seed=0, num_classes=0, labels=None, labelled=[])
     return SimpleNamespace(**{**base, **fields})
 
 
