@@ -51,28 +51,36 @@ def _in_memory(config, start_step, download_ok=True):
 def labelled_subset(config, labels):
     """The indices of the training images whose labels a run with --labels N uses (None: every label):
     the run's saved ones on resume, else `N` picked class-balanced and seeded by --seed."""
-    from dcgan_cli.datasets.pipeline import balanced_subset
-
     count = config.labels
     if count is None or (count == len(labels) and not config.labelled):
         return None
     if config.batch_size < 2:
         raise UserError("--labels makes every batch half labelled, half not: use --batch-size 2 or more")
-    if count > len(labels):
-        raise UserError(f"--labels {count} is more than the {len(labels)} training images; pass at most {len(labels)}, "
-                        f"or drop --labels to use every label")
     if config.labelled:
         saved = np.asarray(config.labelled, np.int64)
         if len(saved) != count or saved.min() < 0 or saved.max() >= len(labels):
             raise UserError(f"config.json's labelled images do not fit --labels {count} and the {len(labels)} training "
                             f"images; restore the run's config.json")
         return saved
-    per_class = np.bincount(labels, minlength=config.num_classes)
-    short = [c for c in range(config.num_classes) if per_class[c] < -(-count // config.num_classes)]
+    return pick_labelled(labels, count, config.seed, config.num_classes)
+
+
+def pick_labelled(labels, count: int, seed: int, num_classes: int = 10):
+    """The `count` labelled images of `--labels count` (sgan's training, `dcgan train-classifier --labels`,
+    `dcgan probe`): class-balanced and seeded, after checking that the training images allow it."""
+    from dcgan_cli.datasets.pipeline import balanced_subset
+
+    if count < 1:
+        raise UserError(f"--labels {count} is not a number of images; pass 1 or more")
+    if count > len(labels):
+        raise UserError(f"--labels {count} is more than the {len(labels)} training images; pass at most {len(labels)}, "
+                        f"or drop --labels to use every label")
+    per_class = np.bincount(labels, minlength=num_classes)
+    short = [c for c in range(num_classes) if per_class[c] < -(-count // num_classes)]
     if short:
-        raise UserError(f"--labels {count} needs up to {-(-count // config.num_classes)} images of each class, and class "
+        raise UserError(f"--labels {count} needs up to {-(-count // num_classes)} images of each class, and class "
                         f"{short[0]} has {per_class[short[0]]}; pass fewer labels")
-    return balanced_subset(labels, count, config.seed, config.num_classes)
+    return balanced_subset(labels, count, seed, num_classes)
 
 
 def _lsun(config, start_step, download_ok=True):  # read in place: `dcgan download lsun` is the only download

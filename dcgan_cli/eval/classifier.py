@@ -101,24 +101,59 @@ class Classifier:
         return np.argmax(self.features_and_probs(images)[1], axis=1)
 
 
-def train_classifier(mnist, log=print, name: str = "MNIST"):
-    """(model, test accuracy, wall seconds, CPU seconds): train on the 60k training images only."""
+def full_training_steps(num_images: int) -> int:
+    return EPOCHS * -(-num_images // BATCH_SIZE)
+
+
+def compiled_model(steps: int):
+    """The classifier, seeded, with Adam and a cosine decay to 0 over `steps`: the last, small steps buy
+    the final few tenths of a percent."""
     import keras
 
     keras.utils.set_random_seed(SEED)
     model = build_model()
-    # A cosine decay to 0 over the three epochs: the last, small steps buy the final few tenths of a percent.
-    steps = EPOCHS * -(-len(mnist.train_images) // BATCH_SIZE)
     learning_rate = keras.optimizers.schedules.CosineDecay(LEARNING_RATE, steps)
     model.compile(optimizer=keras.optimizers.Adam(learning_rate), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    return model
+
+
+def accuracy_on_test_images(model, mnist) -> float:
+    _, accuracy = model.evaluate(to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
+                                 batch_size=1000, verbose=0)
+    return float(accuracy)
+
+
+def train_classifier(mnist, log=print, name: str = "MNIST"):
+    """(model, test accuracy, wall seconds, CPU seconds): train on the 60k training images only."""
+    model = compiled_model(full_training_steps(len(mnist.train_images)))
     started, cpu_started = time.perf_counter(), time.process_time()
     model.fit(to_model_range(mnist.train_images), mnist.train_labels.astype(np.int32),
               batch_size=BATCH_SIZE, epochs=EPOCHS, verbose=0, shuffle=True)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
-    _, accuracy = model.evaluate(to_model_range(mnist.test_images), mnist.test_labels.astype(np.int32),
-                                 batch_size=1000, verbose=0)
+    accuracy = accuracy_on_test_images(model, mnist)
     log(f"trained the {name} classifier in {seconds:.0f} s ({cpu_seconds:.0f} CPU-s): {accuracy:.2%} on the 10k test images")
-    return model, float(accuracy), seconds, cpu_seconds
+    return model, accuracy, seconds, cpu_seconds
+
+
+def train_on_labels(mnist, count: int, seed: int = 0, steps: int | None = None) -> dict:
+    """The supervised baseline of a semi-supervised run: the same classifier trained on only the `count`
+    labelled images that `dcgan train --family sgan --labels count --seed seed` uses, for as many updates
+    as the full classifier gets (default), in batches drawn from those images alone. Nothing is cached:
+    `dcgan evaluate` keeps measuring with the classifier trained on every label."""
+    import tensorflow as tf
+
+    from dcgan_cli.datasets import pick_labelled
+
+    pick = pick_labelled(mnist.train_labels, count, seed)
+    steps = steps or full_training_steps(len(mnist.train_images))
+    batches = (tf.data.Dataset.from_tensor_slices((to_model_range(mnist.train_images[pick]),
+                                                   mnist.train_labels[pick].astype(np.int32)))
+               .shuffle(len(pick), seed=seed).repeat().batch(min(BATCH_SIZE, len(pick))))
+    model = compiled_model(steps)
+    started = time.perf_counter()
+    model.fit(batches, steps_per_epoch=steps, epochs=1, verbose=0, shuffle=False)  # the dataset shuffles
+    return {"labels": count, "seed": seed, "steps": steps, "test_accuracy": accuracy_on_test_images(model, mnist),
+            "train_seconds": round(time.perf_counter() - started, 1)}
 
 
 def _read_info(folder: Path) -> dict | None:
