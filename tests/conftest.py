@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+# As `dcgan` itself sets them (cli.set_tensorflow_defaults), before anything imports TensorFlow.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "1")
 
 
 @pytest.fixture(scope="session")

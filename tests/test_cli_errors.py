@@ -232,3 +232,14 @@ def test_a_hand_edited_config_is_one_line_on_resume(tiny_run, tiny_images, tmp_p
     code, _, err = run_cli(tiny_train(tiny_images, run, "--resume"), capsys)
     assert_one_line_error(code, err, f"{run}/config.json", needle)
     assert snapshot(run) == before
+
+
+def test_tensorflow_defaults_leave_what_the_user_set():
+    from dcgan_cli.cli import set_tensorflow_defaults
+
+    environ = {}
+    set_tensorflow_defaults(environ)
+    assert environ == {"TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "1"}
+    environ = {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    set_tensorflow_defaults(environ)
+    assert environ == {"TF_CPP_MIN_LOG_LEVEL": "0", "TF_ENABLE_ONEDNN_OPTS": "0"}

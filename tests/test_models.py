@@ -238,17 +238,23 @@ def test_fast_gradient_layers_in_mixed_bfloat16(kind):
         args = dict(filters=8 if kind == "deconv" else 1, kernel_size=5, strides=2, padding="same", output_padding=1)
     x = tf.constant(np.random.default_rng(0).normal(size=shape).astype("float32"))
     grads = []
-    for cls in classes:
-        layer = cls(**args, dtype="mixed_bfloat16", kernel_initializer=init)
+    for cls, dtype in ((classes[0], "float32"), *((cls, "mixed_bfloat16") for cls in classes)):
+        layer = cls(**args, dtype=dtype, kernel_initializer=init)
         with tf.GradientTape() as tape:
             tape.watch(x)
             y = layer(x)
             loss = tf.reduce_sum(tf.cast(y, tf.float32) ** 2)
-        assert y.dtype == tf.bfloat16 and layer.kernel.dtype == tf.float32
+        assert layer.kernel.dtype == tf.float32 and y.dtype == (tf.float32 if dtype == "float32" else tf.bfloat16)
         grads.append(tape.gradient(loss, [x, layer.kernel]))
-    for a, b in zip(*grads):
-        assert b.dtype == a.dtype
-        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-2, atol=1e-2 * float(np.abs(a).max()))
+    # Both bfloat16 forms against the float32 truth, not against each other: on a CPU without native
+    # BF16 (Zen 3) TensorFlow's own bfloat16 kernel gradient is 1.9% of its largest value off the truth,
+    # the fast form 0.6%, so the two differ by more than either's error on a CPU with it.
+    for truth, keras_grad, fast_grad in zip(*grads):
+        assert keras_grad.dtype == fast_grad.dtype == truth.dtype
+        scale = float(np.abs(truth).max())
+        keras_error = float(np.abs(np.asarray(keras_grad) - truth).max()) / scale
+        fast_error = float(np.abs(np.asarray(fast_grad) - truth).max()) / scale
+        assert fast_error <= max(1e-2, keras_error), (fast_error, keras_error)
 
 
 @pytest.mark.parametrize("in_size, out_size, cin, cout", [(7, 14, 138, 16), (4, 7, 12, 8), (4, 8, 6, 5),  # transposed
