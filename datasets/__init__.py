@@ -66,8 +66,9 @@ def labelled_subset(config, labels):
 
 
 def pick_labelled(labels, count: int, seed: int, num_classes: int = 10):
-    """The `count` labelled images of `--labels count` (sgan's training, `dcgan train-classifier --labels`,
-    `dcgan probe`): class-balanced and seeded, after checking that the training images allow it."""
+    """The `count` labelled images of `--labels count` (sgan's training, `dcgan train-classifier --labels`):
+    class-balanced and seeded (balanced_subset, which `dcgan probe` picks with too), after checking that
+    the training images allow it."""
     from dcgan_cli.datasets.pipeline import balanced_subset
 
     if count < 1:

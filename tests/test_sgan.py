@@ -189,12 +189,15 @@ def test_sgan_takes_a_gradient_penalty_on_its_logsumexp_logit(mnist_dir, tmp_pat
 
 
 def test_train_classifier_on_sgans_labels_is_the_supervised_baseline(mnist_dir, mnist, tmp_path, monkeypatch, capsys):
-    from dcgan_cli.datasets import pick_labelled
+    from types import SimpleNamespace
+
+    from dcgan_cli.datasets import labelled_subset, pick_labelled
     from dcgan_cli.eval.classifier import train_on_labels
 
     monkeypatch.setenv("DCGAN_CACHE_DIR", str(tmp_path / "cache"))
-    # The same images as `dcgan train --family sgan --labels 100 --seed 3` (labelled_subset, tested above).
-    assert pick_labelled(mnist.train_labels, 100, 3).tolist() == pick_labelled(mnist.train_labels, 100, 3).tolist()
+    # The same images as `dcgan train --family sgan --labels 100 --seed 3` picks.
+    sgan_run = SimpleNamespace(labels=100, labelled=[], batch_size=64, seed=3, num_classes=10)
+    assert pick_labelled(mnist.train_labels, 100, 3).tolist() == labelled_subset(sgan_run, mnist.train_labels).tolist()
     result = train_on_labels(mnist, 100, seed=3, steps=150)
     # Chance is 10%; the full 1,407 steps reach 86% with seed 0 (benchmarks/README.md).
     assert result["test_accuracy"] > 0.5 and (result["labels"], result["seed"], result["steps"]) == (100, 3, 150), result
