@@ -31,14 +31,17 @@ def row(out: Path, name: str) -> str:
     if "eval/fid" in scalars:
         fid = scalars["eval/fid"][1]
         curve = f"{fid[0]:.0f} / {fid.min():.1f} / {fid[-1]:.1f}"
-    return (f"| {name} | {int(results['step'])} | {results['label_accuracy']:.2%} | {results['fid']:.2f} | "
+    # conditional runs: the classifier's agreement with the labels drawn; InfoGAN: its code-to-class matching
+    accuracy = results.get("label_accuracy", results.get("code_class_accuracy"))
+    shown = "-" if accuracy is None else f"{accuracy:.2%}"
+    return (f"| {name} | {int(results['step'])} | {shown} | {results['fid']:.2f} | "
             f"{results['precision']:.3f} | {results['recall']:.3f} | {results['duplicate_share']:.1%} | "
             f"{1000 * wall[-1] / steps[-1]:.0f} | {real_images / wall[-1]:.0f} | {total / 60:.1f} | {curve} |")
 
 
 def main():
     out = Path(sys.argv[1])
-    print("| run | steps | label accuracy | FID | precision | recall | near-duplicates | ms/step | real img/s "
+    print("| run | steps | label (infogan: code-to-class) accuracy | FID | precision | recall | near-duplicates | ms/step | real img/s "
           "| wall, min | curve FID: first / best / last |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for name in sys.argv[2:]:
