@@ -15,33 +15,27 @@ import sys
 from pathlib import Path
 
 
-def checkpoints(run: Path) -> list[Path]:
-    """RUN/ckpt's checkpoints (their prefixes, RUN/ckpt/ckpt-N), by step."""
-    steps = sorted(int(index.name[len("ckpt-"):-len(".index")]) for index in (run / "ckpt").glob("ckpt-*.index"))
-    return [run / "ckpt" / f"ckpt-{step}" for step in steps]
-
-
 def main():
+    from dcgan_cli.checkpoint_files import checkpoints
     from dcgan_cli.config import Config
-    from dcgan_cli.datasets import load
+    from dcgan_cli.datasets import training_data
     from dcgan_cli.eval.evaluate import discriminator_accuracy
     from dcgan_cli.restore import load_run
+    from dcgan_cli.train.trainer import schedule
 
     print("| run | labels | draw | step | epochs | D's test accuracy | error |")
     print("|---|---|---|---|---|---|---|")
     for run_dir in map(Path, sys.argv[1:]):
         config = Config.load(run_dir)
         if config.family != "sgan":
-            sys.exit(f"{run_dir} is a {config.family} run, not sgan: D classifies only in sgan runs")
-        # Each step's batch holds batch_size - batch_size // 2 unlabelled rows (datasets/pipeline.py).
-        unlabelled_rows = config.batch_size - config.batch_size // 2
-        images = len(load(config.dataset, config.data_dir).train_labels)
-        for prefix in checkpoints(run_dir):
+            sys.exit(f"{run_dir} is a {config.family} run, not sgan: pass sgan runs")
+        data = training_data(config)  # the run's own pipeline says how many steps an epoch is
+        steps_per_epoch, _ = schedule(config, data.num_examples, data.epoch_rows)
+        for _, prefix in reversed(checkpoints(run_dir / "ckpt")):
             run = load_run(prefix, generator=False, discriminator=True)
             accuracy = discriminator_accuracy(run)["d_test_accuracy"]
-            epochs = run.step * unlabelled_rows / images
-            print(f"| {run_dir.name} | {config.labels or 'all'} | {config.seed} | {run.step} | {epochs:.2f} | "
-                  f"{accuracy:.2%} | {1 - accuracy:.2%} |", flush=True)
+            print(f"| {run_dir.name} | {config.labels or 'all'} | {config.seed} | {run.step} | "
+                  f"{run.step / steps_per_epoch:.2f} | {accuracy:.2%} | {1 - accuracy:.2%} |", flush=True)
 
 
 if __name__ == "__main__":
