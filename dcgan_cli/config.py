@@ -78,6 +78,10 @@ class Config:
     epochs: int = 25
     max_steps: int | None = None
     lr: float = 2e-4
+    # Each player's own rate, where it differs from lr (None: lr). Two rates are InfoGAN's setting
+    # (G 1e-3, D 2e-4) and the two time-scale update rule's (Heusel et al. 2017).
+    g_lr: float | None = None
+    d_lr: float | None = None
     beta1: float = 0.5
     beta2: float = 0.999
     d_steps: int = 1  # D's updates on each real batch and its z
@@ -112,6 +116,11 @@ class Config:
         from dcgan_cli.models import FAMILIES
 
         return self.num_classes > 0 and FAMILIES.get(self.family) is not None and FAMILIES[self.family].takes_labels
+
+    @property
+    def learning_rates(self) -> tuple[float, float]:
+        """G's and D's learning rates: --g-lr and --d-lr, each --lr where not given."""
+        return (self.lr if self.g_lr is None else self.g_lr), (self.lr if self.d_lr is None else self.d_lr)
 
     def make_family(self):
         """The models.Family this configuration describes; a UserError if it cannot build one."""
@@ -161,8 +170,10 @@ class Config:
             raise UserError(f"class_names lists {len(self.class_names)} classes, not num_classes' {self.num_classes}")
         if self.eval_samples < 8:
             raise UserError(f"--eval-samples must be at least 8 (2000 is the default), got {self.eval_samples}")
-        if not self.lr > 0:
-            raise UserError(f"--lr must be positive, got {self.lr}")
+        for name in ("lr", "g_lr", "d_lr"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise UserError(f"{flag(name)} must be positive, got {value}")
         if not 0 <= self.ema < 1:
             raise UserError(f"--ema must be in [0, 1) (0 turns it off; 0.999 is typical), got {self.ema}")
         if not 0 <= self.lr_decay <= 1:
@@ -355,7 +366,7 @@ RESUME_POLICY: dict[str, ResumeRule] = {
     **_rule(False, "the run's values came from it; change single options instead", "recipe"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the
     # run resumes at (and --lr-decay anneals it from there); history.jsonl records each change.
-    **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr beta1 beta2 lr_decay"),
+    **_rule(True, "the optimizer's step sizes, set anew from the step the run resumes at", "lr g_lr d_lr beta1 beta2 lr_decay"),
     **_rule(True, "when the run stops (and so where --lr-decay's schedule ends)", "epochs max_steps"),
     **_rule(True, "what is written and how often, not what is learned",
             "sample_every checkpoint_every log_every keep eval_every eval_samples"),

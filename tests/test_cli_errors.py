@@ -158,10 +158,11 @@ def test_nan_loss_stops_with_last_good_checkpoint(tmp_path, mnist_dir, capsys, m
     run = tmp_path / "run"
     code, _, err = run_cli(["train", "mnist", "--conditional", "--data-dir", mnist_dir, "--out", run,
                             "--batch-size", "8", "--max-steps", "40", "--checkpoint-every", "10",
-                            "--log-every", "5", "--sample-every", "100"], capsys)
+                            "--log-every", "5", "--sample-every", "100", "--d-lr", "2e-4"], capsys)
     assert code == 3, err
     last = [l for l in err.splitlines() if l.strip()][-1]
-    assert "NaN" in last and "ckpt-10" in last, last
+    # D has its own rate, which --lr alone would not lower: the advice names both options.
+    assert "NaN" in last and "ckpt-10" in last and last.endswith("with a lower --lr and --d-lr"), last
     assert sorted(p.name for p in (run / "ckpt").glob("*.index")) == ["ckpt-10.index"]
     assert tf.train.latest_checkpoint(str(run / "ckpt")).endswith("ckpt-10")
 
@@ -201,7 +202,7 @@ def test_resume_or_start_starts_then_continues(tmp_path, capsys, tiny_images):
 
 
 @pytest.mark.parametrize("option, value", [("--lr", "inf"), ("--lr", "nan"), ("--beta1", "nan"), ("--ema", "nan"),
-                                           ("--lr-decay", "inf"), ("--lr", "-inf")])
+                                           ("--lr-decay", "inf"), ("--lr", "-inf"), ("--g-lr", "nan"), ("--d-lr", "inf")])
 def test_non_finite_numbers_are_refused(tmp_path, capsys, option, value):
     code, _, err = run_cli(["train", "mnist", option, value, "--out", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, option)

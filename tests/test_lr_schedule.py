@@ -1,4 +1,4 @@
-"""--lr-decay: constant learning rates, then a linear fall to zero over the end of --epochs."""
+"""--lr-decay: constant learning rates, then a linear fall to zero over the end of --epochs; --g-lr and --d-lr."""
 
 import numpy as np
 import pytest
@@ -24,6 +24,13 @@ def test_no_decay_or_no_known_length_keeps_the_rate():
     np.testing.assert_allclose(rates([0, 99, 10**6], 0.2, 0), 2e-4)  # schedule length not set (bench)
 
 
+def saved_rates(checkpoint) -> tuple[float, float]:
+    """G's and D's learning rates as a checkpoint holds them."""
+    reader = tf.train.load_checkpoint(str(checkpoint))
+    return tuple(float(reader.get_tensor(f"{opt}/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE"))
+                 for opt in ("g_optimizer", "d_optimizer"))
+
+
 def test_trainer_follows_the_schedule_over_epochs_not_max_steps(mnist_dir, tmp_path):
     from dcgan_cli.config import Config
     from dcgan_cli.train.trainer import train
@@ -34,9 +41,7 @@ def test_trainer_follows_the_schedule_over_epochs_not_max_steps(mnist_dir, tmp_p
     train(config, tmp_path / "run", log=lambda _: None)
 
     def saved_rate(step):
-        reader = tf.train.load_checkpoint(str(tmp_path / "run" / "ckpt" / f"ckpt-{step}"))
-        g, d = (float(reader.get_tensor(f"{opt}/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE"))
-                for opt in ("g_optimizer", "d_optimizer"))
+        g, d = saved_rates(tmp_path / "run" / "ckpt" / f"ckpt-{step}")
         assert g == d
         return g
 
@@ -49,8 +54,35 @@ def test_trainer_follows_the_schedule_over_epochs_not_max_steps(mnist_dir, tmp_p
     stopped = Config(data_dir=str(mnist_dir), limit=640, batch_size=64, epochs=2, lr_decay=0.5, max_steps=10,
                      sample_every=100, log_every=5)
     train(stopped, tmp_path / "stopped", log=lambda _: None)
-    reader = tf.train.load_checkpoint(str(tmp_path / "stopped" / "ckpt"))
-    assert float(reader.get_tensor("g_optimizer/_learning_rate/.ATTRIBUTES/VARIABLE_VALUE")) == pytest.approx(2e-4)
+    assert saved_rates(tmp_path / "stopped" / "ckpt")[0] == pytest.approx(2e-4)
+
+
+def test_each_player_follows_its_own_rate_and_a_resume_may_change_one(tiny_images, tmp_path, capsys):
+    from conftest import tiny_train
+    from dcgan_cli.config import Config
+
+    # 5 steps per epoch, a 20-step schedule whose last 10 steps decay; G at InfoGAN's 1e-3, D at --lr's 2e-4.
+    run = tmp_path / "run"
+    args = ["--epochs", 4, "--lr-decay", 0.5, "--g-lr", 1e-3, "--checkpoint-every", 5, "--sample-every", 100, "--keep", 10]
+    code, _, err = run_cli(tiny_train(tiny_images, run, *args, "--max-steps", 15), capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(saved_rates(run / "ckpt" / "ckpt-10"), (1e-3, 2e-4), rtol=1e-6)
+    np.testing.assert_allclose(saved_rates(run / "ckpt" / "ckpt-15"), (1e-3 * 6 / 10, 2e-4 * 6 / 10), rtol=1e-6)
+
+    # A resume that gives D its own rate: both schedules go on from step 15, G's rate untouched.
+    code, _, err = run_cli(tiny_train(tiny_images, run, *args, "--resume", "--d-lr", 5e-5, "--max-steps", 20), capsys)
+    assert code == 0, err
+    np.testing.assert_allclose(saved_rates(run / "ckpt" / "ckpt-20"), (1e-3 / 10, 5e-5 / 10), rtol=1e-6)
+    saved = Config.load(run)
+    assert (saved.lr, saved.g_lr, saved.d_lr, saved.learning_rates) == (2e-4, 1e-3, 5e-5, (1e-3, 5e-5))
+    assert Config().learning_rates == (2e-4, 2e-4)
+
+
+@pytest.mark.parametrize("option", ["--lr", "--g-lr", "--d-lr"])
+def test_a_rate_that_is_not_positive_is_a_one_line_error(tmp_path, capsys, option):
+    code, _, err = run_cli(["train", "mnist", option, 0, "--out", tmp_path / "run"], capsys)
+    assert code == 2 and err.strip() == f"error: {option} must be positive, got 0.0", err
+    assert not (tmp_path / "run").exists()
 
 
 def test_lr_decay_out_of_range_is_a_one_line_error(tmp_path, capsys):

@@ -20,6 +20,7 @@ import math
 import time
 from pathlib import Path
 
+from dcgan_cli.config import flag
 from dcgan_cli.errors import TrainingStopped
 from dcgan_cli.train.stop_signals import GRACE_SECONDS
 
@@ -79,10 +80,13 @@ class NanGuard(Callback):
 
     def on_metrics(self, trainer, step, metrics):
         if not all(math.isfinite(v) for v in metrics.values()):
+            # A player with its own rate ignores --lr, so the advice names the options that set the rates in use.
+            own = [flag(name) for name in ("g_lr", "d_lr") if getattr(trainer.config, name) is not None]
+            lower = "--lr" if not own else "/".join(own) if len(own) == 2 else f"--lr and {own[0]}"
             raise TrainingStopped(
                 f"loss became NaN or infinite between steps {self.since} and {step} "
                 f"({', '.join(f'{k} {v:.3g}' for k, v in metrics.items())}); the last good checkpoint is "
-                f"{trainer.last_checkpoint or 'none'}; resume from it with a lower --lr", exit_code=NAN_EXIT)
+                f"{trainer.last_checkpoint or 'none'}; resume from it with a lower {lower}", exit_code=NAN_EXIT)
         self.since = step
 
 

@@ -83,7 +83,7 @@ class TrainStep:
 
     def __init__(self, generator, discriminator, g_optimizer, d_optimizer, loss: GANLoss, family, *, step,
                  seed, global_batch_size, d_steps=1, g_steps=2, strategy=None, jit=False, weight_average=None,
-                 lr=None, lr_decay=0.0, critic_steps=1, penalty: Penalty | None = None, gp_weight=10.0,
+                 learning_rates=None, lr_decay=0.0, critic_steps=1, penalty: Penalty | None = None, gp_weight=10.0,
                  clip: float | None = None, g_objective: str = ADVERSARIAL, historical_averaging: float = 0.0):
         self.generator, self.discriminator = generator, discriminator
         self.g_optimizer, self.d_optimizer = g_optimizer, d_optimizer
@@ -103,9 +103,9 @@ class TrainStep:
             self.d_history = HistoricalAverage(discriminator.trainable_variables, historical_averaging, "d_history")
             self.g_history = HistoricalAverage(generator.trainable_variables, historical_averaging, "g_history")
         self.weight_average = weight_average  # dcgan_cli.train.ema.WeightAverage, or None
-        # With lr_decay, both rates follow lr_schedule.learning_rate_at over `schedule_steps`, which
-        # the trainer sets once it knows the dataset's size (epochs x steps per epoch).
-        self.lr, self.lr_decay = lr, lr_decay
+        # With lr_decay, both rates (G's, D's) follow lr_schedule.learning_rate_at over `schedule_steps`,
+        # which the trainer sets once it knows the dataset's size (epochs x steps per epoch).
+        self.learning_rates, self.lr_decay = learning_rates, lr_decay
         self.schedule_steps = tf.Variable(0, dtype=tf.int64, trainable=False, name="schedule_steps")
         # Sums since the last read, so the host reads metrics every log interval, not every step.
         self.sums = {name: tf.Variable(0.0, trainable=False, name=f"sum_{name}")
@@ -219,9 +219,8 @@ class TrainStep:
     def _step(self, batch):
         images, labels = batch
         if self.lr_decay:
-            rate = learning_rate_at(self.step, self.lr, self.lr_decay, self.schedule_steps)
-            self.g_optimizer.learning_rate.assign(rate)
-            self.d_optimizer.learning_rate.assign(rate)
+            for optimizer, base_lr in zip((self.g_optimizer, self.d_optimizer), self.learning_rates):
+                optimizer.learning_rate.assign(learning_rate_at(self.step, base_lr, self.lr_decay, self.schedule_steps))
         per_replica = self.strategy.run(self._replica_fn, args=(images, labels, self.step.read_value()))
         metrics = {k: self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None) for k, v in per_replica.items()}
         for name, value in metrics.items():

@@ -80,8 +80,8 @@ class Trainer:
                 self.weight_average = WeightAverage(self.generator, self.sampler, config.ema,
                                                     fuse=self.strategy.num_replicas_in_sync == 1)
             self.g_optimizer, self.d_optimizer = (
-                make_optimizer(config.lr, config.beta1, self.precision, self.kernels, config.beta2, config.optimizer)
-                for _ in range(2))
+                make_optimizer(lr, config.beta1, self.precision, self.kernels, config.beta2, config.optimizer)
+                for lr in config.learning_rates)
             # Create the optimizer slots now, so a restore fills them instead of deferring.
             self.g_optimizer.build(self.generator.trainable_variables)
             self.d_optimizer.build(self.discriminator.trainable_variables)
@@ -91,7 +91,7 @@ class Trainer:
                 with_label_smoothing(get_loss(config.loss), config.label_smoothing),
                 self.family, step=self.step, seed=config.seed, global_batch_size=config.batch_size,
                 d_steps=config.d_steps, g_steps=config.g_steps, strategy=self.strategy, jit=self.jit,
-                weight_average=self.weight_average, lr=config.lr, lr_decay=config.lr_decay,
+                weight_average=self.weight_average, learning_rates=config.learning_rates, lr_decay=config.lr_decay,
                 critic_steps=config.critic_steps, penalty=PENALTIES.get(config.gradient_penalty),
                 gp_weight=config.gp_weight, clip=config.clip, g_objective=config.g_objective,
                 historical_averaging=config.historical_averaging)
@@ -128,10 +128,10 @@ class Trainer:
         restore(self.checkpoint, latest, partial=False,
                 failure=f"cannot resume from {latest}: it does not fit the model in its run's config.json "
                         f"({{reason}}); start a new run with --out NEW_DIR")
-        # The checkpoint holds the learning rate it was saved with; a resume may have set another
-        # (--lr-decay then scales this base rate each step). beta1 is not a variable: it is the config's.
-        for optimizer in (self.g_optimizer, self.d_optimizer):
-            optimizer.learning_rate.assign(self.config.lr)
+        # The checkpoint holds the learning rates it was saved with; a resume may have set others
+        # (--lr-decay then scales these base rates each step). beta1 is not a variable: it is the config's.
+        for optimizer, lr in zip((self.g_optimizer, self.d_optimizer), self.config.learning_rates):
+            optimizer.learning_rate.assign(lr)
         self.last_checkpoint = latest
         self.host_step = int(self.step.numpy())
         return latest
