@@ -295,7 +295,9 @@ class Family:
         key = (id(discriminator), names)
         if key not in self._views:
             outputs = [*discriminator.outputs, *(discriminator.get_layer(name).output for name in names)]
-            self._views[key] = keras.Model(discriminator.inputs, outputs)
+            # D's `input` keeps the structure D was built with (one tensor, or a list): with `inputs`, always a
+            # list, a one-input view called on a tensor makes Keras warn that the structures differ.
+            self._views[key] = keras.Model(discriminator.input, outputs)
         return self._views[key]
 
     def hidden_layers(self) -> tuple[tuple[str, str], ...]:
