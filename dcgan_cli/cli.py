@@ -105,6 +105,9 @@ def training_options(command):
         click.option("--historical-averaging", type=float, default=DEFAULTS.historical_averaging, show_default=True,
                      help="Weight of ||theta - the mean of its past values||^2 added to each player's loss "
                           "(Salimans et al. 2016); 0: none."),
+        click.option("--d-noise", type=float, default=DEFAULTS.d_noise, show_default=True,
+                     help="Standard deviation of Gaussian noise added, in training only, to D's input and each of its "
+                          "hidden layers (Salimans et al. 2016's semi-supervised D: 0.3 on the input, 0.5 inside); 0: none."),
         click.option("--d-norm", type=click.Choice(list(D_NORMS)), default=None,
                      help="D's normalisation: " + "; ".join(f"{k}: {v}" for k, v in D_NORMS.items())
                           + " [default: batch; none for mlp]."),

@@ -71,6 +71,7 @@ class Config:
     g_objective: str = "adversarial"  # G's loss: one of train.stabilisers.G_OBJECTIVES
     minibatch_discrimination: bool = False  # D sees how alike the images of its batch are (changes D's shape)
     historical_averaging: float = 0.0  # weight of ||theta - mean of its past values||^2 on each player; 0: none
+    d_noise: float = 0.0  # std of Gaussian noise on D's input and hidden layers in training (models/layers.py); 0: none
 
     # Optimisation (carpedm20's defaults).
     optimizer: str = "adam"  # one of train.optimizer.OPTIMIZERS
@@ -132,7 +133,7 @@ class Config:
         try:
             return family(self.image_size, self.channels, self.z_dim, self.z_dist, self.num_classes, self.width,
                           self.depth, d_norm=self.d_norm, start_size=self.start_size,
-                          minibatch=self.minibatch_discrimination,
+                          minibatch=self.minibatch_discrimination, d_noise=self.d_noise,
                           **{name: getattr(self, name) for name in family.settings})
         except ValueError as exc:
             raise UserError(f"{exc}; see `dcgan train {self.dataset} --help` for what fits") from None
@@ -188,6 +189,8 @@ class Config:
         if not 0 < self.label_smoothing <= 1:
             raise UserError(f"--label-smoothing is D's target for real images, in (0, 1] (0.9 is Salimans et al.'s; "
                             f"1: none), got {self.label_smoothing}")
+        if not self.d_noise >= 0:
+            raise UserError(f"--d-noise is a standard deviation: 0 (none) or more (0.3-0.5 is Salimans et al.'s), got {self.d_noise}")
         if not self.historical_averaging >= 0:
             raise UserError(f"--historical-averaging must be 0 (none) or a positive weight, got {self.historical_averaging}")
         if not 0 <= self.seed < 2**32:
@@ -361,7 +364,7 @@ RESUME_POLICY: dict[str, ResumeRule] = {
             "dataset category limit pattern crop class_subdirs labels labelled z_dist info_weight info_weight_continuous loss "
             "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema "
             "label_smoothing g_objective historical_averaging"),
-    **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm minibatch_discrimination"),
+    **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm minibatch_discrimination d_noise"),
     **_rule(False, "the checkpoint holds its state (Adam's moments or RMSprop's mean square)", "optimizer"),
     **_rule(False, "the run's values came from it; change single options instead", "recipe"),
     # The advice after a NaN is to resume with a lower --lr: the new base rate applies from the step the

@@ -32,7 +32,7 @@ class ACGAN(Conditional):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         return discriminator(self.image_size, self.channels, self.width, self.num_classes, synchronized_bn, kernels,
-                             minibatch=self.minibatch)
+                             minibatch=self.minibatch, noise=self.d_noise)
 
     def discriminator_inputs(self, images, labels=None):
         return images
@@ -61,7 +61,7 @@ def class_cross_entropy(labels, class_logits):
 
 
 def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchronized_bn=False, kernels=None,
-                  name="discriminator", minibatch=False):
+                  name="discriminator", minibatch=False, noise=0.0):
     """image -> [real/fake logit, K class logits] (float32), from the DCGAN D's flattened last features.
     minibatch: minibatch discrimination's features into the real/fake logit (a class is each image's own)."""
     import keras
@@ -69,7 +69,7 @@ def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchroni
     from dcgan_cli.models.layers import dense, kernels_or_default, with_minibatch_features
 
     k = kernels_or_default(kernels)
-    body = dcgan.discriminator(image_size, channels, width, synchronized_bn, k, name="d_body", features=True)
+    body = dcgan.discriminator(image_size, channels, width, synchronized_bn, k, name="d_body", features=True, noise=noise)
     logit = dense(1, "d_h4_lin", k, dtype="float32")(with_minibatch_features(body.output, minibatch))
     classes = dense(num_classes, CLASS_HEAD, k, dtype="float32")(body.output)
     return keras.Model(body.input, [logit, classes], name=name)

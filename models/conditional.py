@@ -49,9 +49,10 @@ class Conditional(Family):
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         if self.carpedm20:
             return conditional_discriminator(self.num_classes, self.channels, synchronized_bn, kernels, norm=self.d_norm,
-                                             minibatch=self.minibatch)
+                                             minibatch=self.minibatch, noise=self.d_noise)
         return dcgan.discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels,
-                                   norm=self.d_norm, num_classes=self.num_classes, minibatch=self.minibatch)
+                                   norm=self.d_norm, num_classes=self.num_classes, minibatch=self.minibatch,
+                                   noise=self.d_noise)
 
 
 def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn=False, kernels=None,
@@ -85,30 +86,31 @@ def conditional_generator(z_dim=100, num_classes=10, channels=1, synchronized_bn
 
 
 def conditional_discriminator(num_classes=10, channels=1, synchronized_bn=False, kernels=None, name="discriminator",
-                              norm="batch", minibatch=False):
+                              norm="batch", minibatch=False, noise=0.0):
     """[image, y] -> one real/fake logit per image (float32); norm: --d-norm (carpedm20's is batch);
-    minibatch: minibatch discrimination before the logit."""
+    minibatch: minibatch discrimination before the logit; noise: --d-noise (the image, each hidden layer)."""
     import keras
     from keras import layers
 
     from dcgan_cli.models.layers import (LEAK, ConcatLabels, conv, d_normalization, dense, kernels_or_default,
-                                         with_minibatch_features)
+                                         with_minibatch_features, with_noise)
 
     k = kernels_or_default(kernels)
     image = keras.Input((28, 28, channels), name="image")
     y = keras.Input((num_classes,), name="y")
     concat = ConcatLabels
 
-    h = concat(name="d_concat_x")(image, y)
+    h = concat(name="d_concat_x")(with_noise(image, noise, "x"), y)
     h = conv(channels + num_classes, "d_h0_conv")(h)  # 11 filters: c_dim + y_dim
     h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
-    h = concat(name="d_concat_h0")(h, y)
+    h = concat(name="d_concat_h0")(with_noise(h, noise, "h0"), y)
     h = conv(DF_DIM + num_classes, "d_h1_conv")(h)  # 74 filters: df_dim + y_dim
     h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(d_normalization(norm, 1, k, synchronized_bn)(h))
-    h = layers.Flatten(name="d_h1_flatten")(h)
+    h = layers.Flatten(name="d_h1_flatten")(with_noise(h, noise, "h1"))
     h = concat(name="d_concat_h1")(h, y)
     h = dense(GFC_DIM, "d_h2_lin", k)(h)
     h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(d_normalization(norm, 2, k, synchronized_bn)(h))
+    h = with_noise(h, noise, "h2")
     h = concat(name="d_concat_h2")(h, y)
     logit = dense(1, "d_h3_lin", k, dtype="float32")(with_minibatch_features(h, minibatch))
     return keras.Model([image, y], logit, name=name)

@@ -82,7 +82,7 @@ class DCGAN(Family):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         return discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels, norm=self.d_norm,
-                             start_size=self.start_size, minibatch=self.minibatch)
+                             start_size=self.start_size, minibatch=self.minibatch, noise=self.d_noise)
 
 
 def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=False, kernels=None, name="generator",
@@ -110,23 +110,26 @@ def generator(image_size=64, channels=3, z_dim=100, width=128, synchronized_bn=F
 
 
 def discriminator(image_size=64, channels=3, width=128, synchronized_bn=False, kernels=None, name="discriminator",
-                  norm="batch", start_size=None, num_classes=0, features=False, minibatch=False):
+                  norm="batch", start_size=None, num_classes=0, features=False, minibatch=False, noise=0.0):
     """features=True: the model returns D's flattened last features instead of the logit (a head goes on top).
-    minibatch: minibatch discrimination's features beside the last features, into the logit."""
+    minibatch: minibatch discrimination's features beside the last features, into the logit.
+    noise: --d-noise's standard deviation, on the image and after each hidden layer in training."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import LEAK, conv, d_normalization, dense, kernels_or_default, with_minibatch_features
+    from dcgan_cli.models.layers import (LEAK, conv, d_normalization, dense, kernels_or_default, with_minibatch_features,
+                                         with_noise)
 
     k = kernels_or_default(kernels)
     n = num_stages(image_size, start_size)
     image = keras.Input((image_size, image_size, channels), name="image")
     y, concat = _labels(num_classes, "d")
-    h = conv(width, "d_h0_conv")(concat(image, "x"))
-    h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
+    h = conv(width, "d_h0_conv")(concat(with_noise(image, noise, "x"), "x"))
+    h = with_noise(layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h), noise, "h0")  # no BatchNorm on D's input layer
     for i in range(1, n):
         h = conv(width * 2 ** i, f"d_h{i}_conv")(concat(h, f"h{i - 1}"))
         h = layers.LeakyReLU(LEAK, name=f"d_h{i}_lrelu")(d_normalization(norm, i, k, synchronized_bn)(h))
+        h = with_noise(h, noise, f"h{i}")
     h = layers.Flatten(name=f"d_h{n - 1}_flatten")(h)
     inputs = [image, y] if num_classes else image
     if features:

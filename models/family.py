@@ -148,7 +148,7 @@ class Family:
 
     def __init__(self, image_size: int = 28, channels: int = 1, z_dim: int = 100, z_dist: str = "uniform",
                  num_classes: int = 0, width: int | None = None, depth: int | None = None, d_norm: str | None = None,
-                 start_size: int | None = None, minibatch: bool = False):
+                 start_size: int | None = None, minibatch: bool = False, d_noise: float = 0.0):
         self.image_size, self.channels, self.z_dim, self.z_dist = image_size, channels, z_dim, z_dist
         self.num_classes = num_classes
         self.width = self.default_width if width is None else width
@@ -156,6 +156,7 @@ class Family:
         self.d_norm = self.d_norms[0] if d_norm is None else d_norm
         self.start_size = self.default_start_size(image_size) if start_size is None else start_size
         self.minibatch = minibatch  # minibatch discrimination before D's real/fake logit (models/layers.py)
+        self.d_noise = d_noise  # --d-noise: Gaussian noise on D's input and hidden layers in training (models/layers.py)
         self._views: dict = {}  # (D, layer names) -> a Keras model of D's logits and those activations
         problem = self.problem()
         if problem:
@@ -181,7 +182,8 @@ class Family:
     def __repr__(self) -> str:
         return (f"{type(self).__name__}({self.image_size}x{self.image_size}x{self.channels}, z {self.z_dim} "
                 f"{self.z_dist}, {self.num_classes} classes, width {self.width}, depth {self.depth}, D norm {self.d_norm}, "
-                f"start size {self.start_size}{', minibatch discrimination' if self.minibatch else ''})")
+                f"start size {self.start_size}{', minibatch discrimination' if self.minibatch else ''}"
+                f"{f', D noise {self.d_noise:g}' if self.d_noise else ''})")
 
     # --- building ----------------------------------------------------------------------------
 
@@ -191,6 +193,9 @@ class Family:
         if self.minibatch and "d_minibatch" not in {layer.name for layer in discriminator.layers}:
             # A family's builder must pass minibatch= on (models/layers.py, with_minibatch_features).
             raise ValueError(f"the {self.name} family's D was built without the minibatch discrimination asked for")
+        if self.d_noise and not any(layer.name.startswith("d_noise_") for layer in discriminator.layers):
+            # A family's builder must pass noise= on (models/layers.py, with_noise).
+            raise ValueError(f"the {self.name} family's D was built without the --d-noise asked for")
         return generator, discriminator
 
     def build_generator(self, kernels=None, synchronized_bn: bool = False):

@@ -93,10 +93,10 @@ class InfoGAN(Family):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         if self.paper:
-            body = paper_discriminator_body(self.channels, synchronized_bn, kernels)
+            body = paper_discriminator_body(self.channels, synchronized_bn, kernels, noise=self.d_noise)
         else:
             body = dcgan.discriminator(self.image_size, self.channels, self.width, synchronized_bn, kernels,
-                                       name="d_body", features=True)
+                                       name="d_body", features=True, noise=self.d_noise)
         return with_heads(body, self.categories, self.continuous, "d_h3_lin" if self.paper else "d_h4_lin",
                           synchronized_bn, kernels, minibatch=self.minibatch)
 
@@ -262,21 +262,23 @@ def coded_generator(image_size, channels, z_dim, code_dim, width, synchronized_b
     return keras.Model([z, c], body(layers.Concatenate(name="g_concat_zc")([z, c])), name=name)
 
 
-def paper_discriminator_body(channels=1, synchronized_bn=False, kernels=None):
-    """image -> D's last hidden layer: 4x4 conv 64/2 - 4x4 conv 128/2 - FC 1024, LeakyReLU 0.1."""
+def paper_discriminator_body(channels=1, synchronized_bn=False, kernels=None, noise=0.0):
+    """image -> D's last hidden layer: 4x4 conv 64/2 - 4x4 conv 128/2 - FC 1024, LeakyReLU 0.1; noise: --d-noise."""
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import CONV_INIT, batch_norm, dense, kernels_or_default
+    from dcgan_cli.models.layers import CONV_INIT, batch_norm, dense, kernels_or_default, with_noise
 
     k = kernels_or_default(kernels)
     image = keras.Input((PAPER_SIZE, PAPER_SIZE, channels), name="image")
-    h = layers.Conv2D(PAPER_WIDTH, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="d_h0_conv")(image)
-    h = layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h)  # no BatchNorm on D's input layer
+    h = layers.Conv2D(PAPER_WIDTH, 4, strides=2, padding="same", kernel_initializer=CONV_INIT,
+                      name="d_h0_conv")(with_noise(image, noise, "x"))
+    h = with_noise(layers.LeakyReLU(LEAK, name="d_h0_lrelu")(h), noise, "h0")  # no BatchNorm on D's input layer
     h = layers.Conv2D(128, 4, strides=2, padding="same", kernel_initializer=CONV_INIT, name="d_h1_conv")(h)
-    h = layers.LeakyReLU(LEAK, name="d_h1_lrelu")(batch_norm("d_bn1", k, synchronized_bn)(h))
+    h = with_noise(layers.LeakyReLU(LEAK, name="d_h1_lrelu")(batch_norm("d_bn1", k, synchronized_bn)(h)), noise, "h1")
     h = layers.Flatten(name="d_h1_flatten")(h)
     h = layers.LeakyReLU(LEAK, name="d_h2_lrelu")(batch_norm("d_bn2", k, synchronized_bn)(dense(1024, "d_h2_lin", k)(h)))
+    h = with_noise(h, noise, "h2")
     return keras.Model(image, h, name="d_body")
 
 

@@ -123,3 +123,53 @@ def with_minibatch_features(features, enabled: bool):
     if not enabled:
         return features
     return layers.Concatenate(name="d_minibatch_concat")([features, MinibatchDiscrimination(name="d_minibatch")(features)])
+
+
+@keras.saving.register_keras_serializable(package="dcgan")
+class TrainingNoise(layers.Layer):
+    """Gaussian noise of standard deviation `stddev` added to D's input and hidden layers in training only
+    (`--d-noise`; Salimans et al. 2016's semi-supervised D: noise on every layer, so that D cannot win by
+    memorising its few labelled images or G's current samples).
+
+    Not keras.layers.GaussianNoise: its random state lives outside what tf.train.Checkpoint saves, so a
+    resumed run would draw the noise afresh. Here each draw is keyed by (key, draws so far, replica),
+    held in a variable the checkpoint keeps: a resumed run draws what an uninterrupted one would, and
+    two replicas draw different noise for their different examples. The key is drawn at build time
+    from numpy's generator, which `keras.utils.set_random_seed(--seed)` seeds.
+    """
+
+    def __init__(self, stddev: float, **kwargs):
+        super().__init__(**kwargs)
+        self.stddev = stddev
+
+    def build(self, input_shape):
+        import numpy as np
+
+        key = int(np.random.randint(2 ** 31))
+        # ONLY_FIRST_REPLICA: every replica counts the same draws, and the count goes up once per draw.
+        self.state = self.add_weight(name="state", shape=(2,), dtype="int64", trainable=False,
+                                     initializer=keras.initializers.Constant([key, 0]), aggregation="only_first_replica")
+
+    def call(self, inputs, training=False):
+        if not training:
+            return inputs
+        import tensorflow as tf
+
+        context = tf.distribute.get_replica_context()
+        replica = tf.cast(context.replica_id_in_sync_group if context is not None else 0, tf.int64)
+        state = tf.convert_to_tensor(self.state)
+        seed = tf.stack([state[0], state[1] * 1024 + replica])
+        self.state.assign_add(tf.constant([0, 1], tf.int64))
+        noise = tf.random.stateless_normal(tf.shape(inputs), seed, stddev=self.stddev, dtype=tf.float32)
+        return inputs + tf.cast(noise, inputs.dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "stddev": self.stddev}
+
+
+def with_noise(features, stddev: float, where: str):
+    """D's features with TrainingNoise added (named d_noise_{where}), or unchanged for stddev 0 (no layer)."""
+    return features if not stddev else TrainingNoise(stddev, name=f"d_noise_{where}")(features)

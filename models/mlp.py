@@ -30,7 +30,8 @@ class MLP(Family):
         return generator(self.image_size, self.channels, self.z_dim, self.width, self.depth, kernels)
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
-        return discriminator(self.image_size, self.channels, self.width, self.depth, kernels, minibatch=self.minibatch)
+        return discriminator(self.image_size, self.channels, self.width, self.depth, kernels, minibatch=self.minibatch,
+                             noise=self.d_noise)
 
 
 def initializer():
@@ -58,16 +59,18 @@ def generator(image_size=28, channels=1, z_dim=100, width=400, depth=1, kernels=
     return keras.Model(z, image, name=name)
 
 
-def discriminator(image_size=28, channels=1, width=400, depth=1, kernels=None, name="discriminator", minibatch=False):
+def discriminator(image_size=28, channels=1, width=400, depth=1, kernels=None, name="discriminator", minibatch=False,
+                  noise=0.0):
     import keras
     from keras import layers
 
-    from dcgan_cli.models.layers import dense, kernels_or_default, with_minibatch_features
+    from dcgan_cli.models.layers import dense, kernels_or_default, with_minibatch_features, with_noise
 
     k = kernels_or_default(kernels)
     image = keras.Input((image_size, image_size, channels), name="image")
-    h = layers.Flatten(name="d_flatten")(image)
+    h = with_noise(layers.Flatten(name="d_flatten")(image), noise, "x")
     for i in range(depth):
         h = layers.Activation("tanh", name=f"d_h{i}_tanh")(dense(width, f"d_h{i}_lin", k, initializer=initializer())(h))
+        h = with_noise(h, noise, f"h{i}")
     logit = dense(1, f"d_h{depth}_lin", k, dtype="float32", initializer=initializer())(with_minibatch_features(h, minibatch))
     return keras.Model(image, logit, name=name)

@@ -51,7 +51,7 @@ class SGAN(DCGAN):
 
     def build_discriminator(self, kernels=None, synchronized_bn=False):
         return discriminator(self.image_size, self.channels, self.width, self.num_classes, synchronized_bn, kernels,
-                             norm=self.d_norm, start_size=self.start_size, minibatch=self.minibatch)
+                             norm=self.d_norm, start_size=self.start_size, minibatch=self.minibatch, noise=self.d_noise)
 
     def d_output(self, heads, features=None):
         import tensorflow as tf
@@ -83,7 +83,7 @@ def supervised_term(labels, class_logits):
 
 
 def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchronized_bn=False, kernels=None,
-                  norm="batch", start_size=None, name="discriminator", minibatch=False):
+                  norm="batch", start_size=None, name="discriminator", minibatch=False, noise=0.0):
     """image -> its K class logits (float32), from the DCGAN D's flattened last features.
     minibatch: minibatch discrimination's features beside them, into the class logits (whose logsumexp is
     the real/fake logit)."""
@@ -93,6 +93,6 @@ def discriminator(image_size=28, channels=1, width=64, num_classes=10, synchroni
 
     k = kernels_or_default(kernels)
     body = dcgan.discriminator(image_size, channels, width, synchronized_bn, k, name="d_body", norm=norm,
-                               start_size=start_size, features=True)
+                               start_size=start_size, features=True, noise=noise)
     classes = dense(num_classes, CLASS_HEAD, k, dtype="float32")(with_minibatch_features(body.output, minibatch))
     return keras.Model(body.input, classes, name=name)

@@ -155,8 +155,10 @@ def test_an_epoch_is_still_one_pass_over_the_data():
 
 @pytest.mark.parametrize("args", [["--recipe", "wgan-gp", "--critic-steps", "2"],
                                   # historical averaging's running means are checkpointed state
-                                  ["--historical-averaging", "0.1", "--g-objective", "both"]],
-                         ids=["critic-steps", "historical-averaging"])
+                                  ["--historical-averaging", "0.1", "--g-objective", "both"],
+                                  # --d-noise draws by a count that D's checkpoint holds
+                                  ["--d-noise", "0.3"]],
+                         ids=["critic-steps", "historical-averaging", "d-noise"])
 def test_resume_bit_exact(tmp_path, tiny_images, capsys, args):
     from conftest import tiny_train
     from test_resume import weights

@@ -1,5 +1,5 @@
-"""Salimans et al. 2016's stabilisers: one-sided label smoothing, feature matching, minibatch discrimination
-and historical averaging. Their formulas against hand-computed values, 30 steps of each on real MNIST,
+"""Salimans et al. 2016's stabilisers: one-sided label smoothing, feature matching, minibatch discrimination,
+historical averaging and noise in D (--d-noise). Their formulas against hand-computed values, 30 steps of each on real MNIST,
 every family, two replicas against one device, and a run with minibatch discrimination sampled and
 exported from its checkpoint alone (bit-exact resume: test_objectives.py; refusals: test_recipes.py). This file doubles as the two-replica
 subprocess's script."""
@@ -185,7 +185,7 @@ def test_every_family_with_hidden_features_takes_every_stabiliser(tmp_path, fami
     labels = tf.constant(np.eye(10, dtype="float32")[rng.integers(0, 10, 8)])
     cls = FAMILIES[family]
     config = Config(family=family, num_classes=10 if cls.takes_labels else 0, batch_size=8, label_smoothing=0.9,
-                    g_objective="both", minibatch_discrimination=True, historical_averaging=0.01,
+                    g_objective="both", minibatch_discrimination=True, historical_averaging=0.01, d_noise=0.3,
                     d_norm=cls.d_norms[0], width=cls.default_width or 64, depth=cls.default_depth,
                     z_dim=cls.default_z_dim or 100, start_size=cls.default_start_size(28), ema=0.0)
     config.validate()
@@ -201,6 +201,60 @@ def test_every_family_with_hidden_features_takes_every_stabiliser(tmp_path, fami
     assert float(trainer.train_step.g_history.count.numpy()) == 2.0, family  # two G updates per step
     saved = {name for name, _ in tf.train.list_variables(trainer.checkpoint.write(str(tmp_path / family / "ckpt")))}
     assert any(name.startswith("d_history/") for name in saved) and any(name.startswith("g_history/") for name in saved)
+    # --d-noise drew on every D call of the step (D's update, and G's through D), and the count is saved.
+    assert int(trainer.discriminator.get_layer("d_noise_x").state[1]) >= 3, family
+    assert any(name.startswith("discriminator/") and "/state/" in name for name in saved), sorted(saved)
+
+
+def test_d_noise_is_gaussian_in_training_only_and_follows_its_saved_state():
+    import keras
+    import tensorflow as tf
+
+    from dcgan_cli.models.layers import TrainingNoise
+
+    keras.utils.set_random_seed(0)
+    layer = TrainingNoise(0.5)
+    zeros = tf.zeros((4000, 16))
+    np.testing.assert_array_equal(layer(zeros, training=False), zeros)  # inference: no noise, no draw
+    first = layer(zeros, training=True).numpy()
+    assert abs(first.std() - 0.5) < 0.01 and abs(first.mean()) < 0.01, (first.mean(), first.std())
+    second = layer(zeros, training=True).numpy()
+    assert np.abs(first - second).mean() > 0.5  # a new draw each call
+    # The draws are those of the state: a layer given the state after the first draw (as a checkpoint
+    # restores it) draws the second again.
+    copy = TrainingNoise(0.5)
+    copy.build(zeros.shape)
+    copy.state.assign([int(layer.state[0]), 1])
+    np.testing.assert_array_equal(copy(zeros, training=True), second)
+
+
+@pytest.mark.parametrize("family", ["dcgan", "conditional", "acgan", "infogan", "sgan", "mlp"])
+def test_d_noise_reaches_every_family(family):
+    """Noise on D's image and hidden layers in training; D in inference is untouched by it."""
+    import tensorflow as tf
+
+    from dcgan_cli.config import Config
+    from dcgan_cli.models import FAMILIES
+
+    cls = FAMILIES[family]
+    family_model = Config(family=family, num_classes=10 if cls.uses_labels else 0, d_noise=0.5,
+                          width=cls.default_width or 64, depth=cls.default_depth, z_dim=cls.default_z_dim or 100,
+                          start_size=cls.default_start_size(28)).make_family()
+    _, discriminator = family_model.build()
+    noise = [layer.name for layer in discriminator.layers if layer.name.startswith("d_noise_")]
+    assert "d_noise_x" in noise and len(noise) == 1 + len(family_model.hidden_layers()), (family, noise)  # image, each hidden layer
+    rng = np.random.default_rng(0)
+    images = tf.constant(rng.uniform(-1, 1, (8, 28, 28, 1)).astype("float32"))
+    labels = tf.constant(np.eye(10, dtype="float32")[rng.integers(0, 10, 8)])
+    inputs = family_model.discriminator_inputs(images, labels)
+
+    def logits(training):
+        out = discriminator(inputs, training=training)
+        return np.concatenate([np.ravel(o) for o in (out if isinstance(out, (list, tuple)) else [out])])
+
+    np.testing.assert_array_equal(logits(False), logits(False))
+    assert not np.allclose(logits(True), logits(True)), family
+    assert repr(family_model).endswith("D noise 0.5)")
 
 
 def test_feature_matching_and_historical_averaging_on_two_replicas_equal_one_device():
@@ -307,8 +361,14 @@ def test_config_json_without_the_stabilisers_trained_without_them():
     from dcgan_cli.config import Config
 
     config = Config.from_dict({"family": "mlp", "recipe": "mlp"})  # an mlp run from before the recipe smoothed
-    assert (config.label_smoothing, config.g_objective, config.minibatch_discrimination, config.historical_averaging) \
-        == (1.0, "adversarial", False, 0.0)
+    assert (config.label_smoothing, config.g_objective, config.minibatch_discrimination, config.historical_averaging,
+            config.d_noise) == (1.0, "adversarial", False, 0.0, 0.0)
+
+
+def test_negative_d_noise_is_a_one_line_error(tmp_path, capsys):
+    code, _, err = run_cli(["train", "mnist", "--d-noise", "-0.1", "--out", tmp_path / "run"], capsys)
+    assert code == 2 and err.strip().startswith("error: --d-noise is a standard deviation"), err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "run").exists()
 
 
 def test_minibatch_discrimination_run_samples_and_exports_from_its_checkpoint(tmp_path, tiny_images, capsys):
