@@ -57,8 +57,9 @@ def test_acgan_trains_50_steps_on_mnist_and_its_class_head_learns(mnist_dir, mni
 
     keras.utils.set_random_seed(0)
     before, after = accuracy(loaded.family.build_discriminator()), accuracy(loaded.discriminator)
-    # On held-out test digits: chance before, well above it after (benchmarks/README.md, "Model families").
-    assert before < 0.2 and after > 0.35, (before, after)
+    # On held-out test digits: about chance before, well above it after (benchmarks/README.md, "Model families").
+    # A fresh D's argmax can favour one class and so reach 0.2 (CI saw 0.205): the margin is what counts.
+    assert before < 0.3 and after > max(0.35, before + 0.25), (before, after)
     code, _, err = run_cli(["sample", "--checkpoint", run, "--label", "7", "--num", 3, "--out", tmp_path / "s.npz"], capsys)
     assert code == 0, err
     assert list(np.load(tmp_path / "s.npz")["labels"]) == [7, 7, 7]

@@ -144,10 +144,10 @@ def test_sgan_with_100_labels_trains_on_mnist_and_d_classifies_the_test_digits(m
     keras.utils.set_random_seed(0)
     test = to_model_range(mnist.test_images[:1000])
     fresh = np.mean(loaded.family.classify(loaded.family.build_discriminator(), test) == mnist.test_labels[:1000])
-    assert fresh < 0.2, fresh
+    assert fresh < 0.3, fresh  # about chance; a fresh D's argmax can favour one class (CI saw 0.205)
     result = discriminator_accuracy(loaded, mnist_dir)
     # Chance is 10%; 80 steps of batch 32 reach 76% on the 10k test digits (benchmarks/README.md).
-    assert result["d_test_accuracy"] > 0.3, result
+    assert result["d_test_accuracy"] > max(0.3, fresh + 0.25), (fresh, result)
 
     # Resume: the labelled images stay; another --labels is refused with nothing written.
     before = snapshot(run)
