@@ -30,7 +30,7 @@ from dcgan_cli.train.losses import LOSSES
 from dcgan_cli.train.optimizer import OPTIMIZERS
 from dcgan_cli.train.penalties import PENALTIES
 from dcgan_cli.train.precision import PRECISIONS
-from dcgan_cli.train.recipes import DEFAULT_RECIPE, RECIPES, resolve
+from dcgan_cli.train.recipes import DEFAULT, DEFAULT_RECIPE, FAMILY, RECIPES, family_recipe, resolve
 from dcgan_cli.train.stabilisers import G_OBJECTIVES
 from dcgan_cli.viz.sample import MODES
 
@@ -46,8 +46,11 @@ def cli():
     """Train Deep Convolutional GANs (Radford et al. 2015) and sample from them."""
 
 
-PRECEDENCE = ("Each value comes from, first that has it: the options typed, --config FILE, --recipe, the family's "
-              "defaults, the defaults shown.")
+# The families with a recipe of their own, which their runs start from unless --recipe says otherwise.
+FAMILY_RECIPES = "; ".join(f"--family {r.values['family']}: {name}" for name, r in RECIPES.items() if "family" in r.values)
+
+PRECEDENCE = ("Each value comes from, first that has it: the options typed, --config FILE, --recipe (by default the "
+              "family's own, if it has one), the family's defaults, the defaults shown.")
 
 
 @cli.group(help="Train a DCGAN; every default is carpedm20's except --ema and --lr-decay (see README). " + PRECEDENCE)
@@ -79,9 +82,11 @@ def training_options(command):
                      help=f"Dimension of z [default: {DEFAULTS.z_dim}; infogan: {FAMILIES['infogan'].default_z_dim}, the paper's]."),
         click.option("--z-dist", type=click.Choice(list(Z_DISTRIBUTIONS)), default=DEFAULTS.z_dist, show_default=True,
                      help="z ~ " + " or ".join(d.help for d in Z_DISTRIBUTIONS.values()) + "."),
-        click.option("--recipe", type=click.Choice(list(RECIPES)), default=DEFAULT_RECIPE, show_default=True,
+        click.option("--recipe", type=click.Choice(list(RECIPES)), default=None,
                      help="A published configuration: " + "; ".join(f"{name}: {r.description} ({r.paper})"
-                                                                    for name, r in RECIPES.items()) + ". " + PRECEDENCE),
+                                                                    for name, r in RECIPES.items())
+                          + f" [default: the family's own ({FAMILY_RECIPES}), else {DEFAULT_RECIPE}]. "
+                          + PRECEDENCE),
         click.option("--config", "config_file", type=click.Path(), default=None,
                      help="Start a new run from an earlier run's config.json (or its run directory), options typed "
                           "overriding it; the dataset and family must be this command's."),
@@ -98,7 +103,8 @@ def training_options(command):
                      help="One-sided label smoothing: D's target for real images, e.g. 0.9 (Salimans et al. 2016; "
                           "fakes' stays 0); 1: none. For non_saturating, minimax and least_squares."),
         click.option("--g-objective", type=click.Choice(list(G_OBJECTIVES)), default=DEFAULTS.g_objective,
-                     show_default=True, help="G's loss: " + "; ".join(f"{k}: {v}" for k, v in G_OBJECTIVES.items()) + "."),
+                     show_default=True, help="G's loss: " + "; ".join(f"{k}: {v}" for k, v in G_OBJECTIVES.items())
+                     + ". The sgan recipe sets feature_matching."),
         click.option("--minibatch-discrimination/--no-minibatch-discrimination", default=None,
                      help="D's last layer also sees how alike the images of its batch are (Salimans et al. 2016: "
                           "100 kernels of 5 dimensions); changes D, so fixed for the run [default: off]."),
@@ -107,7 +113,8 @@ def training_options(command):
                           "(Salimans et al. 2016); 0: none."),
         click.option("--d-noise", type=float, default=DEFAULTS.d_noise, show_default=True,
                      help="Standard deviation of Gaussian noise added, in training only, to D's input and each of its "
-                          "hidden layers (Salimans et al. 2016's semi-supervised D: 0.3 on the input, 0.5 inside); 0: none."),
+                          "hidden layers (Salimans et al. 2016's semi-supervised D: 0.3 on the input, 0.5 inside); 0: none. "
+                          "The sgan recipe sets 0.5."),
         click.option("--d-norm", type=click.Choice(list(D_NORMS)), default=None,
                      help="D's normalisation: " + "; ".join(f"{k}: {v}" for k, v in D_NORMS.items())
                           + " [default: batch; none for mlp]."),
@@ -220,8 +227,10 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     typed = {name: params[name] for name in typed_fields(ctx) if name in known}
     file_name = ctx.params.get("config_file")
     from_file = read_config_file(file_name, dataset, typed.get("family")) if file_name else {}
-    recipe = typed.get("recipe") or from_file.get("recipe") or DEFAULT_RECIPE
-    family = typed.get("family") or from_file.get("family") or RECIPES[recipe].values.get("family") or DEFAULT_FAMILY
+    recipe = typed.get("recipe") or from_file.get("recipe")
+    family = (typed.get("family") or from_file.get("family") or RECIPES[recipe or DEFAULT_RECIPE].values.get("family")
+              or DEFAULT_FAMILY)
+    recipe = recipe or family_recipe(family)
     cls = FAMILIES[family]
     for name in ("width", "depth", "start_size", *FAMILY_SETTINGS):
         if name in typed and typed[name] is not None and name not in cls.options + cls.settings:
@@ -233,6 +242,8 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
     defaults = {**dataclasses.asdict(DEFAULTS),
                 **{name: params[name] for name in known & set(params) if params[name] is not None}}
     values, sources = resolve(defaults, typed, from_file, recipe, (family, family_defaults), file_name or "")
+    if sources["recipe"] == DEFAULT and recipe != DEFAULT_RECIPE:  # the family's own (named by neither layer above)
+        values["recipe"], sources["recipe"] = recipe, f"{FAMILY} {family}"
     values.update(dataset=dataset, num_classes=DATASETS[dataset].num_classes if cls.uses_labels else 0,
                   class_names=list(DATASETS[dataset].class_names) if cls.uses_labels else [])
     values.update(fixed)

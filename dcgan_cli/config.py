@@ -250,7 +250,8 @@ class Config:
                             f"--label-smoothing 1 (the mlp recipe sets 0.9)")
         if self.loss == "minimax" and self.g_objective == "feature_matching":
             raise UserError("--loss minimax differs from non_saturating only in G's loss, which --g-objective "
-                            "feature_matching replaces; use --loss non_saturating, or --g-objective both")
+                            "feature_matching (the sgan recipe sets it) replaces; use --loss non_saturating, or "
+                            "--g-objective both or adversarial")
 
     # --- resuming ----------------------------------------------------------------------------------
 

@@ -125,8 +125,8 @@ def test_sgan_with_100_labels_trains_on_mnist_and_d_classifies_the_test_digits(m
 
     run = tmp_path / "sgan"
     common = ["--data-dir", mnist_dir, "--out", run, "--batch-size", 32, "--log-every", 10, "--sample-every", 1000,
-              "--checkpoint-every", 60]
-    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 100, "--max-steps", 60, *common], capsys)
+              "--checkpoint-every", 100]
+    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 100, "--max-steps", 100, *common], capsys)
     assert code == 0, err
     assert "3750 steps/epoch" in err  # an epoch: 60000 images, 16 unlabelled rows a step
     config = json.loads((run / "config.json").read_text())
@@ -146,7 +146,8 @@ def test_sgan_with_100_labels_trains_on_mnist_and_d_classifies_the_test_digits(m
     fresh = np.mean(loaded.family.classify(loaded.family.build_discriminator(), test) == mnist.test_labels[:1000])
     assert fresh < 0.3, fresh  # about chance; a fresh D's argmax can favour one class (CI saw 0.205)
     result = discriminator_accuracy(loaded, mnist_dir)
-    # Chance is 10%; 80 steps of batch 32 reach 76% on the 10k test digits (benchmarks/README.md).
+    # Chance is 10%. With the sgan recipe's noise in D and feature matching, 80 steps of batch 32 reach 49% on
+    # the 10k test digits, 120 steps 71% (without them: 76% at 80 steps, but then D forgets; benchmarks/README.md).
     assert result["d_test_accuracy"] > max(0.3, fresh + 0.25), (fresh, result)
 
     # Resume: the labelled images stay; another --labels is refused with nothing written.
@@ -154,7 +155,7 @@ def test_sgan_with_100_labels_trains_on_mnist_and_d_classifies_the_test_digits(m
     code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 50, "--resume", *common], capsys)
     assert_one_line_error(code, err, "--labels 50 differs")
     assert snapshot(run) == before
-    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--resume", "--max-steps", 62, *common], capsys)
+    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--resume", "--max-steps", 102, *common], capsys)
     assert code == 0, err
     assert json.loads((run / "config.json").read_text())["labelled"] == labelled
 
@@ -180,7 +181,7 @@ def test_sgan_takes_a_gradient_penalty_on_its_logsumexp_logit(mnist_dir, tmp_pat
     from dcgan_cli.viz.plots import read_scalars
 
     run = tmp_path / "sgan-r1"
-    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 20, "--loss", "minimax",
+    code, _, err = run_cli(["train", "mnist", "--family", "sgan", "--labels", 20,
                             "--gradient-penalty", "r1", "--d-norm", "layer", "--data-dir", mnist_dir, "--out", run,
                             "--batch-size", 8, "--max-steps", 4, "--log-every", 2], capsys)
     assert code == 0, err

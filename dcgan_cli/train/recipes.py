@@ -39,8 +39,18 @@ RECIPES = {
     "mlp": Recipe("the TF1 tutorial's MLP GAN: 400 tanh units, batch 128, G updated twice per D update, one-sided "
                   "label smoothing 0.9", "the TF1 MNIST tutorial; Goodfellow et al. 2014",
                   {"family": "mlp", "batch_size": 128, "g_steps": 2, "label_smoothing": 0.9}),
+    "sgan": Recipe("the semi-supervised GAN as Salimans et al. trained it: G by feature matching, Gaussian noise "
+                   "(std 0.5) on D's input and hidden layers; on our DCGAN body", "Salimans et al. 2016",
+                   {"family": "sgan", "g_objective": "feature_matching", "d_noise": 0.5}),
 }
 DEFAULT_RECIPE = "dcgan"
+
+
+def family_recipe(family: str) -> str:
+    """The recipe a run of `family` starts from when none is named: the one made for that family (mlp's,
+    sgan's), else the default. Their published settings are part of what these models are; without
+    them sgan's D learns and then forgets the classes (benchmarks/README.md)."""
+    return next((name for name, recipe in RECIPES.items() if recipe.values.get("family") == family), DEFAULT_RECIPE)
 
 # Where a value came from, as `--dry-run` prints it (with the recipe's, file's or family's name after).
 TYPED, CONFIG_FILE, RECIPE, FAMILY, DEFAULT = "command line", "--config", "recipe", "family", "default"
