@@ -92,8 +92,10 @@ def test_a_family_with_a_recipe_of_its_own_starts_from_it(family, recipe_values,
     assert all(rows[name][1] == "default" for name in recipe_values), rows
     assert not (tmp_path / "run").exists()
 
-    # A run from before its family had a recipe (recipe dcgan) resumes as it was, its recipe fixed.
-    common = ["train", "mnist", "--data-dir", mnist_dir, "--out", tmp_path / "old", "--family", family,
+
+def test_an_sgan_run_from_before_its_recipe_resumes_as_it_was(tmp_path, mnist_dir, capsys):
+    # Such a run's config.json says recipe dcgan (no noise, G adversarial); the recipe is fixed on resume.
+    common = ["train", "mnist", "--data-dir", mnist_dir, "--out", tmp_path / "old", "--family", "sgan",
               "--batch-size", "8", "--log-every", "1"]
     code, _, err = run_cli([*common, "--recipe", "dcgan", "--max-steps", "1"], capsys)
     assert code == 0, err
