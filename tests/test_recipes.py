@@ -84,7 +84,7 @@ def test_a_family_with_a_recipe_of_its_own_starts_from_it(family, recipe_values,
     for name, value in recipe_values.items():
         assert rows[name] == (str(value), f"recipe {family}"), name
     # A typed option wins over the recipe; --recipe names another one; nothing was written.
-    name, value = next(iter(recipe_values.items()))
+    name = next(iter(recipe_values))
     other = {"batch_size": "32", "g_objective": "adversarial"}[name]
     assert dry_run(f"--{name.replace('_', '-')}", other)[name] == (other, "typed")
     rows = dry_run("--recipe", "dcgan")
