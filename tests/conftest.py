@@ -46,6 +46,25 @@ def run_cli(args, capsys=None):
     return code, out, err
 
 
+def weight_change(run: Path, first: int, last: int) -> dict[str, float]:
+    """Each player's trainable weights' relative change between checkpoints ckpt-FIRST and ckpt-LAST of RUN.
+
+    Whether a player learned, read from what its optimizer stepped: unlike its logged loss, which sits near
+    log 2 early in a balanced game and moves there by less than float noise on some CPUs."""
+    import tensorflow as tf
+
+    before, after = (tf.train.load_checkpoint(str(run / "ckpt" / f"ckpt-{step}")) for step in (first, last))
+    change = {}
+    for player in ("g", "d"):
+        prefix = f"{player}_optimizer/_trainable_variables/"
+        names = [name for name in before.get_variable_to_shape_map() if name.startswith(prefix)]
+        assert names, f"no {player} weights in {run}"
+        moved = sum(float(np.sum((after.get_tensor(n) - before.get_tensor(n)) ** 2)) for n in names)
+        size = sum(float(np.sum(before.get_tensor(n) ** 2)) for n in names)
+        change[player] = (moved / size) ** 0.5
+    return change
+
+
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, mnist_dir):
     """A real conditional MNIST run, shared by the tests that only read it."""

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import run_cli, tiny_train
+from conftest import run_cli, tiny_train, weight_change
 
 HERE = Path(__file__).resolve()
 
@@ -116,16 +116,19 @@ def train_and_read(tmp_path, mnist_dir, capsys, args, steps=30, family=("--condi
     run = tmp_path / "run"
     code, _, err = run_cli(["train", "mnist", *family, "--data-dir", mnist_dir, "--out", run, "--batch-size", "16",
                             "--max-steps", steps, "--log-every", steps // 3, "--sample-every", "1000",
-                            "--checkpoint-every", steps, *args], capsys)
+                            "--checkpoint-every", steps // 3, *args], capsys)
     assert code == 0, err
     assert "NaN" not in err
+    # Both players learned (their weights, not their losses, which can sit still near log 2: test_objectives).
+    change = weight_change(run, steps // 3, steps)
+    assert min(change.values()) > 1e-3, change
     return run, read_scalars(run / "logs"), err
 
 
 def check_moved(scalars, tag, steps):
     logged, values = scalars[tag]
     assert list(logged) == [steps // 3, 2 * (steps // 3), 3 * (steps // 3)], tag
-    assert np.isfinite(values).all() and np.ptp(values) > 1e-3 * np.abs(values).max() > 0, (tag, values)
+    assert np.isfinite(values).all() and np.ptp(values) > 0, (tag, values)
 
 
 @pytest.mark.parametrize("name", list(STABILISERS))
