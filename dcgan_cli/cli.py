@@ -191,6 +191,10 @@ def family_options(dataset: str, width_help: str, labelled: bool | None = None):
             click.option("--info-weight-continuous", type=float, default=None,
                          help=f"infogan: weight of the continuous codes' term [default: {DEFAULTS.info_weight_continuous}, "
                               f"PyTorch-GAN's; the paper asks for a smaller one than the categorical's]."),
+            click.option("--q-with-g/--no-q-with-g", default=None,
+                         help="infogan: G's updates also train Q's head on the information terms, the paper's "
+                              "minimum over G and Q [default: on; --no-q-with-g: Q learns in D's update only, as "
+                              "openai/InfoGAN's code]."),
             click.option("--labels", type=int, default=None, metavar="N",
                          help="sgan: train with the labels of only N training images (class-balanced, seeded by "
                               "--seed; the rest unlabelled) [default: every label]."),
@@ -236,7 +240,7 @@ def resolve_config(ctx: click.Context, dataset: str, family: str | None, widths:
         if name in typed and typed[name] is not None and name not in cls.options + cls.settings:
             raise UserError(f"{flag(name)} does not apply to the {family} family ({cls.description}); drop {flag(name)}")
     family_defaults = {"width": (widths or {}).get(family, cls.default_width),
-                       "depth": cls.default_depth, "d_norm": cls.d_norms[0],
+                       "depth": cls.default_depth, "d_norm": cls.d_norms[0], **cls.default_settings,
                        **({"z_dim": cls.default_z_dim} if cls.default_z_dim else {})}
     # An option left at its default (None) leaves Config's default in place.
     defaults = {**dataclasses.asdict(DEFAULTS),

@@ -25,6 +25,11 @@ from dcgan_cli.models.infogan import INFO_WEIGHT, INFO_WEIGHT_CONTINUOUS
 CONFIG_FILE = "config.json"
 
 
+def minimax_without_its_g(loss: str, g_objective: str) -> bool:
+    """--loss minimax differs from non_saturating only in G's adversarial loss, which feature matching alone drops."""
+    return loss == "minimax" and g_objective == "feature_matching"
+
+
 @dataclass
 class Config:
     # What to train on.
@@ -52,6 +57,9 @@ class Config:
     start_size: int | None = None
     info_weight: float = INFO_WEIGHT  # infogan: the categorical code's information term (the paper's lambda)
     info_weight_continuous: float = INFO_WEIGHT_CONTINUOUS  # infogan: the continuous codes' (see models/infogan.py)
+    # infogan: G's updates train Q's head on the information terms too (models/infogan.py; the family's
+    # default, on, comes from its default_settings, as its z_dim does; False here is for the other families).
+    q_with_g: bool = False
     # sgan: the labelled training images: N of them (None: every label), and which (indices into the
     # training images, picked class-balanced at the start from N and the seed, then kept for good).
     labels: int | None = None
@@ -218,8 +226,11 @@ class Config:
     def _refuse_nonsense(self, critic: bool, family) -> None:
         """Combinations whose mathematics makes no sense, each refused with the fix: the family's first."""
         if family.losses is not None and self.loss not in family.losses:
+            # Name only the losses this run's G objective accepts, so that following the message does not meet
+            # the refusal in _refuse_stabiliser_nonsense.
+            fits = [name for name in family.losses if not minimax_without_its_g(name, self.g_objective)]
             raise UserError(f"--loss {self.loss} does not fit the {self.family} family: {family.losses_reason}; "
-                            f"use --loss {' or '.join(family.losses)}")
+                            f"use --loss {' or '.join(fits)}")
         if self.clip and family.refuses_clip:
             raise UserError(f"--clip does not fit the {self.family} family: {family.refuses_clip}")
         d_norm = family.d_norm
@@ -248,7 +259,7 @@ class Config:
             raise UserError(f"--label-smoothing {self.label_smoothing} lowers D's target for real images, and --loss "
                             f"{self.loss} has no target; use it with non_saturating, minimax or least_squares, or pass "
                             f"--label-smoothing 1 (the mlp recipe sets 0.9)")
-        if self.loss == "minimax" and self.g_objective == "feature_matching":
+        if minimax_without_its_g(self.loss, self.g_objective):
             raise UserError("--loss minimax differs from non_saturating only in G's loss, which --g-objective "
                             "feature_matching (the sgan recipe sets it) replaces; use --loss non_saturating, or "
                             "--g-objective both or adversarial")
@@ -362,7 +373,7 @@ RESUME_POLICY: dict[str, ResumeRule] = {
             "family image_size channels num_classes z_dim width depth start_size"),
     **_rule(False, "it says what the model's class labels mean", "class_names"),
     **_rule(False, "a resumed run continues the same optimisation, bit for bit: the same data, batches, z and updates",
-            "dataset category limit pattern crop class_subdirs labels labelled z_dist info_weight info_weight_continuous loss "
+            "dataset category limit pattern crop class_subdirs labels labelled z_dist info_weight info_weight_continuous q_with_g loss "
             "gradient_penalty gp_weight clip batch_size d_steps critic_steps g_steps seed ema "
             "label_smoothing g_objective historical_averaging"),
     **_rule(False, "it shapes D's variables, which the checkpoint holds", "d_norm minibatch_discrimination d_noise"),
@@ -384,7 +395,7 @@ LEGACY_MODELS = {"mnist-conditional": "conditional", "mnist": "dcgan", "dcgan": 
 LEGACY_EXTRA = ("sync_bn",)
 # Fields that runs from before they existed trained without: their value then, not today's default.
 ABSENT_MEANS = {"ema": 0.0, "lr_decay": 0.0, "label_smoothing": 1.0, "g_objective": "adversarial",
-                "minibatch_discrimination": False, "historical_averaging": 0.0}
+                "minibatch_discrimination": False, "historical_averaging": 0.0, "q_with_g": False}
 # Families whose runs from before `start_size` started where carpedm20 starts (halving the image four times).
 CARPEDM20_START = ("dcgan",)
 

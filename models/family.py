@@ -40,6 +40,17 @@ def _normal(key, shape):
     return tf.random.stateless_normal(shape, seed=key)
 
 
+# ClusterGAN's z (Mukherjee et al. 2019) beside a one-hot code: at 0.1 z's 62 dimensions give G's first
+# layer less variance than InfoGAN's 10-way code does (62 x 0.01 against 10 x 0.09), where U(-1, 1)'s
+# give it 23 times more (62 / 3), so the code rather than z decides what G draws early on. Measured on
+# InfoGAN, it did not match the code to the digits better and cost the samples' spread (benchmarks/README.md).
+NARROW_STD = 0.1
+
+
+def _narrow(key, shape):
+    return NARROW_STD * _normal(key, shape)
+
+
 @dataclass(frozen=True)
 class ZDistribution:
     draw: Callable  # (key, shape) -> tensor
@@ -50,6 +61,7 @@ class ZDistribution:
 Z_DISTRIBUTIONS = {
     "uniform": ZDistribution(_uniform, (-1.0, 1.0), "U(-1, 1)"),
     "normal": ZDistribution(_normal, (-2.0, 2.0), "N(0, 1)"),
+    "narrow": ZDistribution(_narrow, (-2 * NARROW_STD, 2 * NARROW_STD), f"N(0, {NARROW_STD}^2)"),
 }
 
 
@@ -127,6 +139,8 @@ class Family:
     default_z_dim: ClassVar[int | None] = None  # its z_dim when --z-dim is not given; None: Config's
     default_width: ClassVar[int | None] = None
     default_depth: ClassVar[int | None] = None
+    # Its own defaults for some of its `settings`, where they differ from Config's (InfoGAN's --q-with-g).
+    default_settings: ClassVar[dict] = {}
     # Image sizes of `dcgan bench train`'s presets, named FAMILY-SIZE.
     bench_sizes: ClassVar[tuple[int, ...]] = ()
     # (weight layer, the activation after it) for each of D's hidden layers, input side first.
@@ -203,6 +217,10 @@ class Family:
 
     def build_discriminator(self, kernels=None, synchronized_bn: bool = False):
         raise NotImplementedError
+
+    def trained_with_g(self, discriminator) -> list:
+        """D's variables that G's updates train too, beside G's own (InfoGAN's Q head with --q-with-g)."""
+        return []
 
     # --- what G takes, and how it is sampled ---------------------------------------------------
 

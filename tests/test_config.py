@@ -49,6 +49,8 @@ def test_runs_older_than_a_setting_keep_the_value_they_trained_with():
     assert Config.from_dict({"family": "dcgan", "image_size": 64}).start_size == 4
     assert Config.from_dict({"family": "dcgan", "image_size": 32, "start_size": 4}).start_size == 4
     assert Config.from_dict({"family": "mlp"}).start_size is None
+    # InfoGAN runs from before --q-with-g trained Q in D's update only, whatever today's default.
+    assert Config.from_dict({"family": "infogan", "num_classes": 0, "z_dim": 62}).q_with_g is False
 
 
 @pytest.mark.parametrize("data, needle", [({"model": "resnet"}, "resnet"), ({"extra": {"colour": 1}}, "colour"),

@@ -52,10 +52,28 @@ def test_codes_are_a_function_of_seed_and_step_and_the_terms_are_weighted():
     np.testing.assert_allclose(terms["g_info_cont"], 0.5 * squared.mean(axis=1), rtol=1e-5)
 
 
+def test_narrow_z_hands_g_first_layer_to_the_categorical_code():
+    """--z-dist narrow: N(0, 0.1^2) draws, the normal draws scaled, so that at the start the categorical code
+    gives G's first layer more of its variance than z does (with U(-1, 1), z gives 23 times more)."""
+    shares = {}
+    for z_dist in ("uniform", "narrow"):
+        family = FAMILIES["infogan"](28, 1, z_dim=62, z_dist=z_dist)
+        latents = family.training_latents(0, 3, 4000, 4000, None)
+        kernel = np.asarray(family.build_generator().get_layer("g_h0_lin").kernel)
+        from_z = np.var(np.asarray(latents.z) @ kernel[:62], axis=0).mean()
+        from_code = np.var(np.asarray(latents.codes[:, :10]) @ kernel[62:72], axis=0).mean()
+        shares[z_dist] = from_code / (from_z + from_code)
+    z = np.asarray(FAMILIES["infogan"](28, 1, z_dim=62, z_dist="narrow").sample_z(4000, 5))
+    assert abs(z.std() - 0.1) < 0.002 and abs(z.mean()) < 0.002
+    normal = FAMILIES["infogan"](28, 1, z_dim=62, z_dist="normal")
+    np.testing.assert_allclose(z, 0.1 * np.asarray(normal.sample_z(4000, 5)), rtol=1e-6)
+    assert shares["uniform"] < 0.06 and shares["narrow"] > 0.5, shares
+
+
 def test_infogan_trains_50_steps_on_mnist_and_q_learns_the_categorical_code(infogan_run, tmp_path, capsys):
     run, config, scalars = infogan_run
     assert (config["family"], config["z_dim"], config["num_classes"]) == ("infogan", 62, 0)
-    assert (config["info_weight"], config["info_weight_continuous"]) == (1.0, 0.1)
+    assert (config["info_weight"], config["info_weight_continuous"], config["q_with_g"]) == (1.0, 0.1, True)
     for term in FAMILIES["infogan"].d_terms + FAMILIES["infogan"].g_terms:
         assert np.all(np.isfinite(scalars[term][1])), term
     categorical = scalars["d_info_cat"][1]
@@ -70,10 +88,52 @@ def test_infogan_trains_50_steps_on_mnist_and_q_learns_the_categorical_code(info
     (["--info-weight", "2"], "--info-weight"),
     (["--family", "infogan", "--info-weight-continuous", "-1"], "--info-weight"),
     (["--family", "infogan", "--width", "32"], "--width"),
+    (["--q-with-g"], "--q-with-g"),
 ])
 def test_infogan_mistakes_are_one_line(args, needle, tmp_path, capsys):
     code, _, err = run_cli(["train", "mnist", *args, "--out", tmp_path / "run"], capsys)
     assert_one_line_error(code, err, needle)
+    assert not (tmp_path / "run").exists()
+
+
+def test_q_with_g_trains_q_head_in_g_updates_and_no_other_part_of_d(mnist_dir):
+    """--q-with-g: one step from the same weights and batch moves Q's head apart from the default's, while
+    D's own variables (its update comes first, and G's adversarial term must not reach it) stay equal."""
+    from dcgan_cli.config import Config
+    from dcgan_cli.datasets import training_data
+    from dcgan_cli.train.trainer import Trainer
+
+    trainers = []
+    for q_with_g in (False, True):
+        config = Config(data_dir=str(mnist_dir), family="infogan", num_classes=0, z_dim=62, batch_size=16, limit=64,
+                        seed=5, q_with_g=q_with_g)
+        trainer = Trainer(config)
+        if trainers:
+            for mine, theirs in zip(trainer.generator.weights + trainer.discriminator.weights,
+                                    trainers[0][0].generator.weights + trainers[0][0].discriminator.weights):
+                mine.assign(theirs)
+        trainers.append((trainer, trainer.batches(training_data(config).dataset)))
+    start = {v.path: v.numpy() for v in trainers[0][0].discriminator.trainable_variables}
+    for trainer, batches in trainers:
+        assert trainer.fit(batches, 1) == 1
+    plain, with_g = ({v.path: v.numpy() for v in t.discriminator.trainable_variables} for t, _ in trainers)
+    head = {v.path for v in trainers[1][0].family.trained_with_g(trainers[1][0].discriminator)}
+    assert head == {path for path in start if path.startswith("q_")} and len(head) == 8, head
+    assert trainers[0][0].family.trained_with_g(trainers[0][0].discriminator) == []
+    for path in start:
+        assert not np.array_equal(plain[path], start[path]), path  # D's update moved every variable
+        if path in head:
+            assert not np.allclose(with_g[path], plain[path], rtol=0, atol=1e-7), path
+        else:
+            np.testing.assert_array_equal(with_g[path], plain[path], err_msg=path)
+
+
+@pytest.mark.parametrize("args, shown", [([], "True family infogan"), (["--no-q-with-g"], "False typed")])
+def test_q_with_g_is_infogans_default_and_can_be_turned_off(args, shown, tmp_path, capsys):
+    code, out, err = run_cli(["train", "mnist", "--family", "infogan", *args, "--dry-run", "--out", tmp_path / "run"], capsys)
+    assert code == 0, err
+    row = next(line for line in (out + err).splitlines() if line.startswith("q_with_g "))
+    assert " ".join(row.split()[1:]) == shown, row
     assert not (tmp_path / "run").exists()
 
 

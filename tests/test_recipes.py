@@ -152,7 +152,8 @@ NONSENSE = {
     "unknown g objective": (["--g-objective", "mean"], "--g-objective"),
     # Family x objective: sgan's D is a (K+1)-way softmax, trained by cross-entropy objectives only.
     "sgan with least squares": (["--family", "sgan", "--loss", "least_squares"], "does not fit the sgan family"),
-    "sgan with hinge": (["--family", "sgan", "--loss", "hinge"], "--loss non_saturating or minimax"),
+    "sgan with hinge and the adversarial G": (["--family", "sgan", "--loss", "hinge", "--g-objective", "adversarial"],
+                                              "use --loss non_saturating or minimax"),
     "sgan with minimax, whose recipe's G matches features": (["--family", "sgan", "--loss", "minimax"],
                                                              "(the sgan recipe sets it)"),
     "sgan with a critic": (["--family", "sgan", "--loss", "wasserstein", "--gradient-penalty", "wgan-gp", "--d-norm",
@@ -165,6 +166,14 @@ NONSENSE = {
     "fewer labels than classes": (["--family", "sgan", "--labels", "5"], "at least one per class"),
     "more labels than images": (["--family", "sgan", "--labels", "60001"], "more than the 60000 training images"),
 }
+
+
+def test_the_fix_named_for_sgan_with_hinge_is_one_its_recipe_accepts(tmp_path, mnist_dir, capsys):
+    """The recipe's G matches features, beside which minimax is refused: the message offers non_saturating alone."""
+    code, _, err = run_cli(["train", "mnist", "--data-dir", mnist_dir, "--family", "sgan", "--loss", "hinge",
+                            "--out", tmp_path / "run"], capsys)
+    assert_one_line_error(code, err, "use --loss non_saturating")
+    assert "minimax" not in err and not (tmp_path / "run").exists()
 
 
 @pytest.mark.parametrize("case", list(NONSENSE))

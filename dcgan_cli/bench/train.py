@@ -67,7 +67,8 @@ def bench_config(preset: str, precision: str, jit: bool | None, batch_size: int,
     mnist = size == MNIST_SIZE
     return Config(dataset="mnist" if mnist else "synthetic", family=name, image_size=size, channels=1 if mnist else 3,
                   num_classes=10 if family.uses_labels else 0, width=family.default_width,
-                  depth=family.default_depth, batch_size=batch_size, precision=precision, jit=jit, kernels=kernels)
+                  depth=family.default_depth, z_dim=family.default_z_dim or Config.z_dim, batch_size=batch_size,
+                  precision=precision, jit=jit, kernels=kernels, **family.default_settings)
 
 
 def synthetic_batches(config: Config) -> tf.data.Dataset:

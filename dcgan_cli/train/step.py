@@ -97,6 +97,8 @@ class TrainStep:
         # Feature matching's f: D's last hidden layer (the activation after it), read through the family.
         self.matched = family.hidden_layers()[-1][1] if g_objective != ADVERSARIAL else None
         self.g_terms = generator_terms(family, g_objective, bool(historical_averaging))
+        # What G's updates train: G, and any part of D the family trains with it (InfoGAN's Q with --q-with-g).
+        self.g_variables = generator.trainable_variables + family.trained_with_g(discriminator)
         # Each player's historical average (None without --historical-averaging); the trainer checkpoints them.
         self.d_history = self.g_history = None
         if historical_averaging:
@@ -200,7 +202,7 @@ class TrainStep:
                 fake = G(family.generator_inputs(latents), training=True)
                 g_out = family.discriminate(self.discriminator, fake, latents.labels, training=True, features=features)
                 g_terms, g_loss = self._averages(*self._generator_terms(g_out, latents, real_mean))
-            self._update(self.g_optimizer, tape, g_loss, G.trainable_variables, self.g_history)
+            self._update(self.g_optimizer, tape, g_loss, self.g_variables, self.g_history)
 
         # D's terms and outputs are those of its last update: what the loss of the D that G then faced was.
         return {**d_terms, "d_loss": d_loss, **g_terms, "g_loss": g_loss, **outputs}

@@ -82,9 +82,6 @@ class Trainer:
             self.g_optimizer, self.d_optimizer = (
                 make_optimizer(lr, config.beta1, self.precision, self.kernels, config.beta2, config.optimizer)
                 for lr in config.learning_rates)
-            # Create the optimizer slots now, so a restore fills them instead of deferring.
-            self.g_optimizer.build(self.generator.trainable_variables)
-            self.d_optimizer.build(self.discriminator.trainable_variables)
             self.step = tf.Variable(0, dtype=tf.int64, trainable=False, name="step")
             self.train_step = TrainStep(
                 self.generator, self.discriminator, self.g_optimizer, self.d_optimizer,
@@ -95,6 +92,9 @@ class Trainer:
                 critic_steps=config.critic_steps, penalty=PENALTIES.get(config.gradient_penalty),
                 gp_weight=config.gp_weight, clip=config.clip, g_objective=config.g_objective,
                 historical_averaging=config.historical_averaging)
+            # Create the optimizer slots now, so a restore fills them instead of deferring.
+            self.g_optimizer.build(self.train_step.g_variables)
+            self.d_optimizer.build(self.discriminator.trainable_variables)
             averaged = {"generator_ema": self.sampler} if config.ema else {}
             # --historical-averaging's running means of each player's past weights: training state, as Adam's moments.
             histories = {f"{player}_history": tf.train.Checkpoint(**history.variables())
