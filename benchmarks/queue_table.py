@@ -3,10 +3,10 @@ its TensorBoard logs and its NAME.log.
 
     python benchmarks/queue_table.py OUT NAME [NAME ...]
 
-ms/step and img/s are the trainer's own time without evaluations (time/train_wall_s); a step is one
-G update, so with --critic-steps 5 it holds 5 critic updates and 5 real batches. "curve" is the
---eval-every evaluations' FID (2,000 samples, so higher than the final 10,000-sample FID): first,
-best, last.
+ms/step and img/s are the trainer's own time without evaluations (time/train_wall_s; the run's whole
+wall time when it made none); a step is one G update, so with --critic-steps 5 it holds 5 critic
+updates and 5 real batches. "curve" is the --eval-every evaluations' FID (2,000 samples, so higher
+than the final 10,000-sample FID): first, best, last.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ def row(out: Path, name: str) -> str:
     results = json.loads((out / f"eval-{name}.json").read_text())
     config = json.loads((run / "config.json").read_text())
     scalars = read_scalars(run / "logs")
-    steps, wall = scalars["time/train_wall_s"]
     total = float(re.findall(r"([0-9.]+) s wall", (out / f"{name}.log").read_text())[-1])
+    # Only --eval-every's evaluations log the trainer's own time; without them there is nothing to subtract.
+    steps, wall = scalars.get("time/train_wall_s", ([results["step"]], [total]))
     real_images = steps[-1] * config["batch_size"] * config.get("critic_steps", 1)
     curve = ""
     if "eval/fid" in scalars:
