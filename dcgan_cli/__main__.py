@@ -1,3 +1,3 @@
-from dcgan_cli.cli import main
+from dcgan_cli.cli import run
 
-main()
+run()

@@ -814,3 +814,37 @@ def main(argv=None) -> None:
         click.echo("interrupted", err=True)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+# Python's exit code when it cannot flush stdout or stderr at exit.
+FLUSH_FAILED_EXIT = 120
+
+
+def run() -> None:
+    """The `dcgan` command and `python -m dcgan_cli`: main(), then an exit without Python's teardown.
+
+    Python's ordinary exit tears TensorFlow down object by object, and a tf.data iterator's teardown
+    waits for its threads: 10-80 s after `dcgan train` has saved its checkpoint, flushed its logs and
+    released its lock (benchmarks/README.md, "Stopping"), longer than the 30 s that Kubernetes and Slurm
+    grant after SIGTERM by default. By the time main() ends, every file dcgan writes is closed, so only
+    stdout and stderr are left to flush. Multi-worker runs (TF_CONFIG set) keep the ordinary exit, so
+    as not to skip whatever TensorFlow's teardown tells the other workers. Tests call main(), which
+    raises SystemExit as usual.
+    """
+    try:
+        main()
+        code = 0
+    except SystemExit as exc:
+        code = exc.code
+    if not isinstance(code, int):  # as Python's exit: None is success, any other value is printed
+        if code is not None:
+            print(code, file=sys.stderr)
+        code = 0 if code is None else 1
+    if os.environ.get("TF_CONFIG"):
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except OSError:  # as Python's own exit does when it cannot flush them
+            code = code or FLUSH_FAILED_EXIT
+    os._exit(code)
