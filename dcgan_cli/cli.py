@@ -831,15 +831,11 @@ def run() -> None:
     as not to skip whatever TensorFlow's teardown tells the other workers. Tests call main(), which
     raises SystemExit as usual.
     """
+    code = 0
     try:
         main()
-        code = 0
-    except SystemExit as exc:
+    except SystemExit as exc:  # main() always ends in sys.exit with an int
         code = exc.code
-    if not isinstance(code, int):  # as Python's exit: None is success, any other value is printed
-        if code is not None:
-            print(code, file=sys.stderr)
-        code = 0 if code is None else 1
     if os.environ.get("TF_CONFIG"):
         sys.exit(code)
     for stream in (sys.stdout, sys.stderr):

@@ -26,4 +26,3 @@ def test_output_through_a_pipe_arrives_whole_with_main_exit_codes(tmp_path, mnis
                         capture_output=True)
     assert_one_line_error(bad.returncode, bad.stderr, "--batch-size must be a positive integer")
     assert not (tmp_path / "run").exists()
-
