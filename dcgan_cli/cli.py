@@ -824,7 +824,7 @@ def run() -> None:
     """The `dcgan` command and `python -m dcgan_cli`: main(), then an exit without Python's teardown.
 
     Python's ordinary exit tears TensorFlow down object by object, and a tf.data iterator's teardown
-    waits for its threads: 10-80 s after `dcgan train` has saved its checkpoint, flushed its logs and
+    waits for its threads: 2-61 s after `dcgan train` has saved its checkpoint, flushed its logs and
     released its lock (benchmarks/README.md, "Stopping"), longer than the 30 s that Kubernetes and Slurm
     grant after SIGTERM by default. By the time main() ends, every file dcgan writes is closed, so only
     stdout and stderr are left to flush. Multi-worker runs (TF_CONFIG set) keep the ordinary exit, so

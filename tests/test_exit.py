@@ -1,5 +1,5 @@
 """The `dcgan` process's own exit (cli.run): it leaves without Python's teardown of TensorFlow, which
-took 10-80 s after a stopped run had saved everything. What it prints must still arrive whole through
+took 2-61 s after a stopped run had saved everything. What it prints must still arrive whole through
 a pipe, with main()'s exit code."""
 
 import os
